@@ -1,0 +1,69 @@
+"""Configurations as plain data: the network's shape, the training recipe, the sampler.
+
+A trained model's directory carries its `ModelConfig` and `SamplingConfig` as JSON,
+so a reply generator can be rebuilt from the saved files alone.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, fields
+from pathlib import Path
+from typing import Any, TypeVar
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    vocab_size: int = 8000
+    embedding_size: int = 256
+    hidden_size: int = 512
+    layers: int = 1
+    dropout: float = 0.3
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """The default recipe, sized for a 2-core CPU (see the README's training section)."""
+
+    batch_size: int = 128  # parallel streams, each carrying its own hidden state
+    window: int = 64  # truncated BPTT: gradients flow back this many steps
+    optimizer: str = "rmsprop"  # or "adam"
+    learning_rate: float = 5e-3
+    lr_epoch_decay: float = 0.85  # multiply the rate by this after every epoch
+    lr_decay: float = 0.5  # and by this when valid perplexity stalls
+    min_improvement: float = 0.01  # a relative gain below this counts as a stall
+    patience: int = 2  # stalls in a row before stopping early
+    clip_norm: float = 1.0  # clip gradients by global norm
+    sampled_softmax: int = 1024  # negative classes per step; 0 trains with the full softmax
+    epochs: int = 12
+    max_minutes: float = 0.0  # stop after the epoch that passes this budget; 0 means none
+    seed: int = 1234
+
+
+@dataclass(frozen=True)
+class SamplingConfig:
+    temperature: float = 0.8
+    top_k: int = 50
+    top_p: float = 0.92
+    repetition_penalty: float = 1.3
+    max_tokens: int = 40
+    max_chars: int = 300
+
+
+def to_json(config: Any) -> dict:
+    return asdict(config)
+
+
+def from_json(cls: type[T], data: dict) -> T:
+    """Build a config from JSON, ignoring keys this version does not know."""
+    names = {f.name for f in fields(cls)}
+    return cls(**{k: v for k, v in data.items() if k in names})
+
+
+def read(cls: type[T], path: Path) -> T:
+    return from_json(cls, json.loads(Path(path).read_text()))
+
+
+def write(config: Any, path: Path) -> None:
+    Path(path).write_text(json.dumps(to_json(config), indent=2) + "\n")
