@@ -56,6 +56,15 @@ class Network:
         logits, *states = self._infer(tf.constant(tokens, dtype=tf.int32), list(states))
         return logits, states
 
+    def load_exported(self, arrays: dict) -> None:
+        """Set the weights from an exported `.npz` (see `numpy_gru.export_weights`)."""
+        self.embedding.embeddings.assign(arrays["embedding"].astype("float32"))
+        for i, gru in enumerate(self.grus):
+            for weight, key in zip(gru.weights, ("kernel", "recurrent_kernel", "bias")):
+                weight.assign(arrays[f"gru_{i}/{key}"].astype("float32"))
+        for weight, key in zip(self.output_layer.weights, ("kernel", "bias")):
+            weight.assign(arrays[f"logits/{key}"].astype("float32"))
+
     def save_weights(self, path: str) -> None:
         self.lm.save_weights(path)
 

@@ -27,7 +27,7 @@ import tensorflow as tf
 
 from . import config as cfg
 from .config import ModelConfig, TrainConfig
-from .corpus import Conversation, load_splits, texts
+from .corpus import load_splits, texts
 from .network import Network
 from .tokenizer import Tokenizer, stream_words
 
@@ -77,25 +77,25 @@ class Trainer:
     """Owns the network, optimizer and schedule of one training run in `out_dir`."""
 
     def __init__(self, out_dir: Path, model_config: ModelConfig, train_config: TrainConfig,
-                 splits: dict[str, list[Conversation]], tokenizer: Tokenizer):
+                 train_stream: np.ndarray, valid_stream: np.ndarray, valid_words: int):
         self.out = Path(out_dir)
         self.model_config = model_config
         self.config = train_config
-        self.tokenizer = tokenizer
         keras.utils.set_random_seed(train_config.seed)
         self.network = Network(model_config, seed=train_config.seed)
         self.optimizer = make_optimizer(train_config)
         self.optimizer.build(self.network.lm.trainable_variables)
-        self.train_rows = batchify(np.array(tokenizer.stream(splits["train"]), dtype=np.int32), train_config.batch_size)
-        self.valid_stream = np.array(tokenizer.stream(splits["valid"]), dtype=np.int32)
-        self.valid_words = stream_words(splits["valid"]) - 1  # the first token is never predicted
+        self.train_rows = batchify(np.asarray(train_stream, dtype=np.int32), train_config.batch_size)
+        self.valid_stream = np.asarray(valid_stream, dtype=np.int32)
+        self.valid_words = valid_words
         self.state = {"epoch": 0, "learning_rate": train_config.learning_rate, "best_valid_ppl": math.inf,
                       "stalls": 0, "stopped": False, "history": [], "seconds": 0.0}
         self._step = self._make_step()
 
     def _make_step(self):
         variables = self.network.lm.trainable_variables
-        num_sampled = self.config.sampled_softmax
+        # Sampling as many classes as the vocabulary has is just a slower full softmax.
+        num_sampled = self.config.sampled_softmax if self.config.sampled_softmax < self.model_config.vocab_size else 0
         output = self.network.output_layer
 
         @tf.function(reduce_retracing=True)
@@ -223,7 +223,9 @@ def train(out_dir: Path, model_config: ModelConfig = ModelConfig(), train_config
     model_config = replace(model_config, vocab_size=tokenizer.vocab_size)
     cfg.write(model_config, out / "model_config.json")
     cfg.write(train_config, out / "train_config.json")
-    trainer = Trainer(out, model_config, train_config, splits, tokenizer)
+    trainer = Trainer(out, model_config, train_config, tokenizer.stream(splits["train"]),
+                      tokenizer.stream(splits["valid"]),
+                      stream_words(splits["valid"]) - 1)  # the stream's first token is never predicted
     trainer.fit()
     trainer.network.load_weights(str(out / "best.weights.h5"))
     write_training_report(trainer.state["history"], out)

@@ -1,0 +1,38 @@
+# Two commands on a fresh machine: `make run` and `make test`. Everything else is a helper.
+PYTHON ?= python3.11
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+NPM_STAMP := web/node_modules/.installed
+
+.PHONY: run test model bench chat clean
+
+$(STAMP): pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[train,test]'
+	touch $@
+
+$(NPM_STAMP): web/package.json web/package-lock.json
+	cd web && npm ci --no-audit --no-fund --silent
+	touch $@
+
+run: $(STAMP) $(NPM_STAMP)
+	$(PY) -m server
+
+test: $(STAMP) $(NPM_STAMP)
+	$(PY) -m pytest -q
+
+chat: $(STAMP)
+	$(PY) -m model chat
+
+model: $(STAMP)
+	$(PY) -m model train --out runs/default
+	$(PY) -m model export runs/default model/default
+	$(PY) -m model eval model/default
+
+bench: $(STAMP)
+	$(PY) -m model bench
+
+clean:
+	rm -rf $(VENV) web/node_modules runs artifacts

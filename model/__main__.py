@@ -1,0 +1,115 @@
+"""Command line: `python -m model train | export | eval | chat | bench`."""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import sys
+import time
+from dataclasses import fields
+from pathlib import Path
+
+from .bot import DEFAULT_DIR
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+
+def _config_flags(parser: argparse.ArgumentParser, cls) -> None:
+    for f in fields(cls):
+        parser.add_argument(f"--{f.name.replace('_', '-')}", type=type(f.default), default=None)
+
+
+def _config_from(args: argparse.Namespace, cls):
+    values = {f.name: getattr(args, f.name) for f in fields(cls) if getattr(args, f.name) is not None}
+    return cls(**values)
+
+
+def cmd_train(args: argparse.Namespace) -> None:
+    from .config import ModelConfig, TrainConfig
+    from .train import train
+
+    train(Path(args.out), _config_from(args, ModelConfig), _config_from(args, TrainConfig), args.corpus)
+
+
+def cmd_export(args: argparse.Namespace) -> None:
+    from .export import export
+
+    print(export(Path(args.run_dir), Path(args.model_dir), args.corpus, args.dtype))
+
+
+def cmd_eval(args: argparse.Namespace) -> None:
+    from .evaluate import evaluate
+
+    print(json.dumps(evaluate(Path(args.model_dir), args.corpus), indent=2))
+
+
+def cmd_chat(args: argparse.Namespace) -> None:
+    """Talk to the bot in the terminal; it waits and 'types' as a person would (scaled)."""
+    from .bot import load_bot
+
+    bot = load_bot(args.model_dir)
+    rng = random.Random()
+    history: list[tuple[str, str]] = []
+    print(f"Chatting with {bot.name}. Empty line or Ctrl-D to stop. Delays are scaled by {args.delay_scale}.")
+    while True:
+        try:
+            text = input("you> ").strip()
+        except EOFError:
+            break
+        if not text:
+            break
+        history.append(("other", text))
+        reply = bot.reply(history)
+        wait, typing = bot.timing.sample(text, reply, rng)
+        print(f"  (waits {wait:.1f} s, then types for {typing:.1f} s)")
+        time.sleep((wait + typing) * args.delay_scale)
+        print(f"bot> {reply}")
+        history.append(("self", reply))
+
+
+def cmd_bench(args: argparse.Namespace) -> None:
+    from .bench import run
+
+    run(Path(args.model_dir), quick=args.quick)
+
+
+def main(argv: list[str] | None = None) -> None:
+    from .config import ModelConfig, TrainConfig
+
+    parser = argparse.ArgumentParser(prog="python -m model", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    train = commands.add_parser("train", help="train (or resume) a model into a run directory")
+    train.add_argument("--out", default="runs/default")
+    train.add_argument("--corpus", type=Path, default=None, help="a chitchat-format JSON (default: the package's)")
+    _config_flags(train, ModelConfig)
+    _config_flags(train, TrainConfig)
+    train.set_defaults(handler=cmd_train)
+
+    export = commands.add_parser("export", help="write the serving artefact from a run")
+    export.add_argument("run_dir")
+    export.add_argument("model_dir")
+    export.add_argument("--corpus", type=Path, default=None)
+    export.add_argument("--dtype", default="float16", choices=["float16", "float32"])
+    export.set_defaults(handler=cmd_export)
+
+    for name, handler, text in [("eval", cmd_eval, "test perplexity, baselines, context probe, timing"),
+                                ("chat", cmd_chat, "talk to the bot in the terminal"),
+                                ("bench", cmd_bench, "serving and training throughput")]:
+        sub = commands.add_parser(name, help=text)
+        sub.add_argument("model_dir", nargs="?", default=str(DEFAULT_DIR))
+        if name == "eval":
+            sub.add_argument("--corpus", type=Path, default=None)
+        if name == "chat":
+            sub.add_argument("--delay-scale", type=float, default=1.0)
+        if name == "bench":
+            sub.add_argument("--quick", action="store_true", help="fewer repetitions")
+        sub.set_defaults(handler=handler)
+
+    args = parser.parse_args(argv)
+    args.handler(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,139 @@
+"""The contestant: turns a chat history into the next message, at a human pace.
+
+A model directory holds everything a bot needs, and nothing else is read:
+`config.json` (name, version, network shape, sampling), `weights.npz`,
+`tokenizer.model` and `timing.json`.
+"""
+from __future__ import annotations
+
+import json
+import threading
+from dataclasses import replace
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+
+from . import config as cfg
+from .config import SamplingConfig
+from .numpy_gru import NumpyGRU
+from .sampling import sample
+from .timing import ReplyTiming
+from .tokenizer import A_ID, B_ID, BOS_ID, MARKER_IDS, UNK_ID, Tokenizer
+
+DEFAULT_DIR = Path(__file__).with_name("default")
+SPEAKERS = ("self", "other")
+CONTEXT_MESSAGES = 40  # older messages add little and cost time
+MESSAGE_CHARS = 1000  # a longer message is cut to its last characters before reading
+FALLBACKS = ("haha", "hmm", "lol", "ok", "yeah")
+History = Sequence[tuple[str, str]]
+
+
+def validate(history: History) -> list[tuple[str, str]]:
+    """Check a history's shape; a malformed one is the caller's bug, so say exactly what is wrong."""
+    if isinstance(history, (str, bytes)) or not isinstance(history, Sequence):
+        raise ValueError("history must be a list of (speaker, text) pairs")
+    checked = []
+    for i, item in enumerate(history):
+        if not isinstance(item, (tuple, list)) or len(item) != 2:
+            raise ValueError(f"history[{i}] must be a (speaker, text) pair")
+        speaker, text = item
+        if speaker not in SPEAKERS:
+            raise ValueError(f"history[{i}] has speaker {speaker!r}; expected 'self' or 'other'")
+        if not isinstance(text, str):
+            raise ValueError(f"history[{i}] text must be a string, not {type(text).__name__}")
+        checked.append((speaker, text))
+    return checked
+
+
+def truncate(text: str, max_chars: int) -> str:
+    """Cut at the last word boundary that fits."""
+    if len(text) <= max_chars:
+        return text
+    cut = text[:max_chars]
+    return cut.rsplit(" ", 1)[0] if " " in cut else cut
+
+
+class Bot:
+    """A trained GRU that chats. Safe to share between threads (state lives per call)."""
+
+    def __init__(self, directory: Path, sampling: SamplingConfig | None = None, seed: int | None = None):
+        directory = Path(directory)
+        meta = json.loads((directory / "config.json").read_text())
+        self.name = f"{meta['name']} v{meta['version']}"
+        self.sampling = sampling or cfg.from_json(SamplingConfig, meta.get("sampling", {}))
+        self.tokenizer = Tokenizer.load(directory / "tokenizer.model")
+        self.network = NumpyGRU.load(directory / "weights.npz")
+        self.timing = ReplyTiming.load(directory / "timing.json")
+        self._rng = np.random.default_rng(seed)
+        self._rng_lock = threading.Lock()
+        self._banned = np.array([UNK_ID, BOS_ID])
+        self._markers = np.array([A_ID, B_ID])
+
+    def prompt(self, history: History) -> tuple[list[int], int]:
+        """The token stream the network reads, ending with the bot's own side marker, and
+        that marker. The first speaker of a conversation is side "a", as in training."""
+        history = validate(history)[-CONTEXT_MESSAGES:]
+        self_side = "a" if not history or history[0][0] == "self" else "b"
+        other_side = "b" if self_side == "a" else "a"
+        tokens = [BOS_ID]
+        for speaker, text in history:
+            side = self_side if speaker == "self" else other_side
+            tokens += self.tokenizer.encode_message(side, text[-MESSAGE_CHARS:])
+        marker = self.tokenizer.side_ids[self_side]
+        return tokens + [marker], marker
+
+    def reply(self, history: History) -> str:
+        """The next message for `history` ((speaker, text) pairs, oldest first)."""
+        return self.reply_batch([history])[0]
+
+    def reply_batch(self, histories: Sequence[History]) -> list[str]:
+        """Replies for many conversations, generated together one step at a time."""
+        histories = [validate(h) for h in histories]
+        prompts = [self.prompt(h) for h in histories]
+        lasts = [h[-1][1].strip() if h else "" for h in histories]
+        replies: list[str | None] = [None] * len(histories)
+        for _attempt in range(3):
+            todo = [i for i, r in enumerate(replies) if r is None]
+            if not todo:
+                break
+            for i, text in zip(todo, self.generate([prompts[i][0] for i in todo])):
+                text = truncate(text.strip(), self.sampling.max_chars)
+                if text and text.lower() != lasts[i].lower():
+                    replies[i] = text
+        with self._rng_lock:
+            return [r if r is not None else str(self._rng.choice(FALLBACKS)) for r in replies]
+
+    def generate(self, prompts: Sequence[Sequence[int]]) -> list[str]:
+        """Sample one message per prompt until a side marker (end of message) or the length cap."""
+        net, config = self.network, self.sampling
+        batch = len(prompts)
+        hidden, states = net.feed(prompts)
+        generated: list[list[int]] = [[] for _ in range(batch)]
+        seen = [set(p[-60:]) - set(MARKER_IDS) for p in prompts]
+        active = np.ones(batch, bool)
+        for position in range(config.max_tokens):
+            banned = self._banned if position else np.concatenate([self._banned, self._markers])
+            with self._rng_lock:
+                tokens = sample(net.logits(hidden), config, self._rng, banned, seen)
+            ends = np.isin(tokens, self._markers)
+            for row in np.flatnonzero(active & ~ends):
+                generated[row].append(int(tokens[row]))
+                seen[row].add(int(tokens[row]))
+            active &= ~ends
+            if not active.any():
+                break
+            hidden, states = net.step(tokens, states)
+        return [self.tokenizer.decode(ids) for ids in generated]
+
+    def with_sampling(self, **changes) -> "Bot":
+        """A copy that samples differently (shares the loaded weights)."""
+        clone = object.__new__(Bot)
+        clone.__dict__.update(self.__dict__)
+        clone.sampling = replace(self.sampling, **changes)
+        return clone
+
+
+def load_bot(path: str | Path | None = None, seed: int | None = None) -> Bot:
+    """The shipped default model, or the model directory at `path`."""
+    return Bot(Path(path) if path else DEFAULT_DIR, seed=seed)

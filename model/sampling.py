@@ -1,0 +1,47 @@
+"""Choosing the next token from logits: temperature, top-k, nucleus, repetition penalty.
+
+Works on a batch of rows at once so many conversations advance in one step.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from .config import SamplingConfig
+
+
+def penalise_repeats(logits: np.ndarray, seen: list[set[int]], penalty: float) -> np.ndarray:
+    """CTRL-style penalty (Keskar et al., 2019): make tokens already used less likely.
+    Positive logits are divided by the penalty, negative ones multiplied."""
+    if penalty == 1.0:
+        return logits
+    logits = logits.copy()
+    for row, tokens in enumerate(seen):
+        if tokens:
+            ids = np.fromiter(tokens, dtype=np.int64)
+            values = logits[row, ids]
+            logits[row, ids] = np.where(values > 0, values / penalty, values * penalty)
+    return logits
+
+
+def sample(logits: np.ndarray, config: SamplingConfig, rng: np.random.Generator,
+           banned: np.ndarray | None = None, seen: list[set[int]] | None = None) -> np.ndarray:
+    """One token id per row of `logits` (B, V). `banned` ids are never drawn."""
+    logits = logits.astype(np.float64)
+    if banned is not None and len(banned):
+        logits[:, banned] = -np.inf
+    if seen is not None:
+        logits = penalise_repeats(logits, seen, config.repetition_penalty)
+    logits = logits / max(config.temperature, 1e-6)
+    k = min(config.top_k, logits.shape[1]) if config.top_k > 0 else logits.shape[1]
+    top = np.argpartition(-logits, k - 1, axis=1)[:, :k]
+    top_logits = np.take_along_axis(logits, top, axis=1)
+    order = np.argsort(-top_logits, axis=1)
+    top, top_logits = np.take_along_axis(top, order, axis=1), np.take_along_axis(top_logits, order, axis=1)
+    probs = np.exp(top_logits - top_logits[:, :1])
+    probs /= probs.sum(axis=1, keepdims=True)
+    # Nucleus: keep the smallest prefix whose mass reaches top_p (always at least one token).
+    outside = np.cumsum(probs, axis=1) - probs >= config.top_p
+    probs[outside] = 0.0
+    probs /= probs.sum(axis=1, keepdims=True)
+    choice = (probs.cumsum(axis=1) < rng.random((len(probs), 1))).sum(axis=1)
+    return top[np.arange(len(top)), np.minimum(choice, k - 1)]

@@ -1,0 +1,66 @@
+import pytest
+
+from model.tokenizer import GLUE
+
+
+def test_the_bot_has_a_name_with_its_version(bot):
+    assert bot.name.startswith("gru-16 v")
+
+
+@pytest.mark.parametrize("history", [
+    [],
+    [("other", "hi, how are you?")],
+    [("self", "hey"), ("other", "do you like pizza?")],
+    [("other", "x" * 10_000)],
+    [("other", "こんにちは、元気ですか？ Привет! مرحبا")],
+    [("other", "")],
+])
+def test_a_reply_is_a_non_empty_message_within_the_limit(bot, history):
+    reply = bot.reply(history)
+    assert isinstance(reply, str)
+    assert 0 < len(reply) <= 300
+    assert reply == reply.strip()
+    assert not any(marker in reply for marker in ("<s>", "<a>", "<b>", "<unk>", "⁇", GLUE))
+
+
+@pytest.mark.parametrize("history, message", [
+    ([("judge", "hi")], "speaker 'judge'"),
+    ([("other", 5)], "must be a string"),
+    ([("other",)], "(speaker, text) pair"),
+    ("hello", "list of (speaker, text) pairs"),
+])
+def test_malformed_history_gets_a_clear_value_error(bot, history, message):
+    with pytest.raises(ValueError, match=message.replace("(", r"\(").replace(")", r"\)")):
+        bot.reply(history)
+
+
+def test_a_reply_never_copies_the_partners_last_message(bot, monkeypatch):
+    monkeypatch.setattr(bot, "generate", lambda prompts: ["do you like pizza?"] * len(prompts))
+    reply = bot.reply([("other", "do you like pizza?")])
+    assert reply and reply != "do you like pizza?"
+
+
+def test_a_long_reply_is_cut_at_a_word_boundary(bot, monkeypatch):
+    monkeypatch.setattr(bot, "generate", lambda prompts: ["word " * 100] * len(prompts))
+    reply = bot.with_sampling(max_chars=42).reply([("other", "talk to me")])
+    assert len(reply) <= 42 and reply.endswith("word")
+
+
+def test_many_conversations_are_answered_in_one_batch(bot):
+    histories = [[("other", f"do you like {topic}?")] for topic in ("pizza", "dogs", "music", "books")]
+    replies = bot.reply_batch(histories)
+    assert len(replies) == 4 and all(replies)
+
+
+def test_the_bot_sees_the_conversation_from_its_own_side(bot):
+    tokens, marker = bot.prompt([("other", "hi"), ("self", "hey")])
+    assert marker == bot.tokenizer.side_ids["b"]
+    tokens_first, marker_first = bot.prompt([])
+    assert marker_first == bot.tokenizer.side_ids["a"]
+
+
+def test_the_bot_exposes_human_like_delays(bot):
+    import random
+
+    wait, typing = bot.timing.sample("hi there", "hey, whats up?", random.Random(0))
+    assert wait >= 0 and typing > 0
