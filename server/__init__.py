@@ -1,0 +1,70 @@
+"""The Turing arena's web server: lobby, blind chat over Socket.IO, verdicts, leaderboard.
+
+`create_app()` builds the Flask application; the extensions below are bound to it
+with `init_app`, so tests can build as many isolated applications as they like.
+"""
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import Mapping
+from typing import Any
+
+from flask import Flask
+from flask_migrate import Migrate
+from flask_socketio import SocketIO
+from flask_sqlalchemy import SQLAlchemy
+from sqlalchemy import MetaData
+
+from .config import MIGRATIONS_DIR, WEB_DIR, Config, database_url
+
+# Named constraints let Alembic's SQLite batch mode alter tables later.
+db = SQLAlchemy(metadata=MetaData(naming_convention={
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(constraint_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}))
+migrate = Migrate(directory=str(MIGRATIONS_DIR))
+# "threading" with simple-websocket is maintained and needs no monkey-patching.
+socketio = SocketIO(async_mode="threading")
+
+
+def _secret_key(instance_path: str) -> str:
+    """Without SECRET_KEY, keep one in the instance folder so cookies survive restarts."""
+    path = os.path.join(instance_path, "secret_key")
+    if not os.path.exists(path):
+        with open(path, "w") as f:
+            f.write(secrets.token_hex(32))
+    with open(path) as f:
+        return f.read().strip()
+
+
+def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
+    """Build the application from the environment, or from `test_config` on top of it."""
+    app = Flask(__name__, instance_relative_config=True,
+                template_folder=str(WEB_DIR / "templates"),
+                static_folder=str(WEB_DIR / "static"))
+    app.config.update(Config().as_dict())
+    if test_config is not None:
+        app.config.update(test_config)
+    os.makedirs(app.instance_path, exist_ok=True)
+    app.config.setdefault("SQLALCHEMY_DATABASE_URI",
+                          database_url(app.config["DATABASE_URL"], app.instance_path))
+    if not app.config["SECRET_KEY"]:
+        app.config["SECRET_KEY"] = _secret_key(app.instance_path)
+
+    # Handlers must be registered on `socketio` before its first init_app, so that
+    # every later application (one per test) gets them too.
+    from . import events, models  # noqa: F401
+    from .arena import Arena
+
+    db.init_app(app)
+    migrate.init_app(app, db)
+    socketio.init_app(app)
+    from .routes import bp
+
+    app.register_blueprint(bp)
+    app.extensions["arena"] = Arena(app, socketio.server)
+    return app

@@ -1,0 +1,382 @@
+"""Live games: matchmaking, turns, machine pacing, timers and verdicts for one application.
+
+All live state sits on an `Arena` object stored in `app.extensions["arena"]` and is
+guarded by one lock, so every test starts from a fresh arena. Anything slow (machine
+inference, waits, the game clock) runs in Socket.IO background tasks, never on the
+event path, so one game cannot stall another.
+
+Blindness: a judge sees the same events, payload shapes and pacing whoever the partner
+is. Each message is preceded by exactly one `partner_typing`; a partner who leaves and
+a partner who gave their verdict both end the game with reason "partner_left"; and
+machines leave early as often, and as late, as people recently did.
+"""
+from __future__ import annotations
+
+import logging
+import random
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from flask import Flask
+from sqlalchemy.exc import IntegrityError
+
+from . import db
+from .machines import Machine, Roster, timing_of
+from .models import HUMAN, MACHINE, Game, Message, Report, Verdict, utcnow
+
+log = logging.getLogger(__name__)
+MAX_REASON_CHARS = 500
+RECENT_WAITS = 20           # human match waits a machine game's start wait is drawn from
+RECENT_EXITS = 50           # how human partners' games ended, for machines to imitate
+MIN_EXITS_TO_IMITATE = 10   # too few games tell nothing; machines then never leave early
+
+
+def tidy(text: str) -> str:
+    """One line, single spaces: layout must not tell a person's message from a machine's."""
+    return " ".join(text.split())
+
+
+class Rejected(Exception):
+    """A client event the rules refuse; it becomes an `error {code, message}` event."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code, self.message = code, message
+
+    def to_dict(self) -> dict[str, str]:
+        return {"code": self.code, "message": self.message}
+
+
+@dataclass
+class Seat:
+    """One side of a game: a connected person (sid, player_id) or a machine."""
+
+    sid: str | None = None
+    player_id: int | None = None
+    machine: Machine | None = None
+    typing_shown: bool = False  # the partner already saw "typing" during this turn
+
+
+@dataclass
+class Waiter:
+    sid: str
+    player_id: int
+    since: float = field(default_factory=time.monotonic)
+    to_machine: bool = False  # drawn for a machine game; never paired with a person
+
+
+@dataclass
+class Live:
+    id: int
+    seats: list[Seat]
+    turn: int  # index into seats of who may send next
+    started: float = field(default_factory=time.monotonic)
+    history: list[tuple[int, str]] = field(default_factory=list)
+    done: threading.Event = field(default_factory=threading.Event)
+
+    def index_of(self, sid: str) -> int:
+        return 0 if self.seats[0].sid == sid else 1
+
+
+class Arena:
+    """The games of one application, and the rules that run them."""
+
+    def __init__(self, app: Flask, server: Any) -> None:
+        self.app, self.server = app, server
+        self.roster = Roster(app.config.get("MACHINES"))
+        self.rng = random.Random()
+        self.lock = threading.RLock()
+        self.waiting: dict[str, Waiter] = {}
+        self.live: dict[int, Live] = {}
+        self.game_of: dict[str, int] = {}  # sid -> its current or latest game
+        self.human_waits: deque[float] = deque(maxlen=RECENT_WAITS)
+        # For each judge of a person: seconds until the partner ended the game, or None.
+        self.partner_exits: deque[float | None] = deque(maxlen=RECENT_EXITS)
+        self.closing = threading.Event()
+        self.tasks: set[Any] = set()
+
+    # -- plumbing ---------------------------------------------------------------------
+
+    def cfg(self, name: str) -> Any:
+        return self.app.config[name]
+
+    def emit(self, event: str, data: dict, sid: str | None) -> None:
+        if sid is not None:
+            self.server.emit(event, data, to=sid)
+
+    def later(self, delay: float, fn: Callable[..., None], *args: Any) -> None:
+        """Run `fn(*args)` after `delay` seconds in a background task with an app context."""
+        def task() -> None:
+            try:
+                if delay > 0 and self.closing.wait(delay):
+                    return
+                if not self.closing.is_set():
+                    with self.app.app_context():
+                        fn(*args)
+            except Exception:
+                log.exception("background task %s failed", getattr(fn, "__name__", fn))
+            finally:
+                self.tasks.discard(threading.current_thread())
+        self.tasks.add(self.server.start_background_task(task))
+
+    def shutdown(self, timeout: float = 2.0) -> None:
+        """Stop every timer and machine; used by tests and on exit."""
+        self.closing.set()
+        with self.lock:
+            for live in self.live.values():
+                live.done.set()
+        for task in list(self.tasks):
+            task.join(timeout)
+
+    # -- matchmaking ------------------------------------------------------------------
+
+    def find_game(self, sid: str, player_id: int) -> None:
+        """Queue a player: a machine game with probability BOT_SHARE, else look for a person."""
+        with self.lock:
+            if sid in self.waiting:
+                raise Rejected("already_waiting", "You are already waiting for a partner.")
+            if self.game_of.get(sid) in self.live:
+                raise Rejected("in_game", "Finish the current game first.")
+            waiter = Waiter(sid, player_id)
+            self.emit("waiting", {}, sid)
+            if self.rng.random() < self.cfg("BOT_SHARE"):
+                waiter.to_machine = True
+                self.waiting[sid] = waiter
+                self.later(self.machine_start_wait(), self._start_machine_game, waiter, False)
+                return
+            partner = next((w for w in self.waiting.values()
+                            if not w.to_machine and w.player_id != player_id), None)
+            if partner is None:
+                self.waiting[sid] = waiter
+                self.later(self.fallback_wait(), self._start_machine_game, waiter, True)
+                return
+            del self.waiting[partner.sid]
+            now = time.monotonic()
+            self.human_waits.extend([now - partner.since, now - waiter.since])
+            self._start(HUMAN, [Seat(partner.sid, partner.player_id),
+                                Seat(waiter.sid, waiter.player_id)], None, False, now - partner.since)
+
+    def machine_start_wait(self) -> float:
+        """A wait drawn from recent human match waits, so the wait gives nothing away."""
+        if self.human_waits:
+            base = self.rng.choice(self.human_waits)
+        else:  # nobody matched yet: a few seconds, as on a quiet site
+            base = min(self.rng.uniform(2.0, 8.0), self.cfg("MATCH_WAIT_SECONDS"))
+        return base * self.cfg("BOT_DELAY_SCALE")
+
+    def fallback_wait(self) -> float:
+        """MATCH_WAIT_SECONDS with the study's jitter (45 s + N(1, 7) s, scaled)."""
+        wait = self.cfg("MATCH_WAIT_SECONDS")
+        return max(0.0, wait * (1 + self.rng.gauss(1, 7) / 45))
+
+    def _start_machine_game(self, waiter: Waiter, fallback: bool) -> None:
+        machine = self.roster.draw(self.rng)  # may load the model: outside the lock
+        with self.lock:
+            if self.waiting.get(waiter.sid) is not waiter:
+                return  # left, or paired with a person meanwhile
+            del self.waiting[waiter.sid]
+            live = self._start(MACHINE, [Seat(waiter.sid, waiter.player_id), Seat(machine=machine)],
+                               machine.name, fallback, time.monotonic() - waiter.since)
+            exits = list(self.partner_exits)
+            if len(exits) >= MIN_EXITS_TO_IMITATE:
+                leave_at = self.rng.choice(exits)
+                if leave_at is not None:
+                    self.later(leave_at, self._machine_leaves, live)
+
+    def _start(self, kind: str, seats: list[Seat], bot_name: str | None, fallback: bool,
+               waited: float) -> Live:
+        first = self.rng.randrange(2)
+        game = Game(kind=kind, bot_name=bot_name, fallback=fallback,
+                    player1_id=seats[0].player_id, player2_id=seats[1].player_id,
+                    first_seat=first + 1, waited_seconds=round(waited, 3))
+        db.session.add(game)
+        db.session.commit()
+        live = Live(game.id, seats, turn=first)
+        self.live[live.id] = live
+        for i, seat in enumerate(seats):
+            if seat.sid is not None:
+                self.game_of[seat.sid] = live.id
+                self.emit("game_started", {"game_id": live.id, "you_first": i == first,
+                                           "seconds": self.cfg("GAME_SECONDS"),
+                                           "max_chars": self.cfg("MAX_CHARS")}, seat.sid)
+        self.later(0, self._clock, live)
+        if seats[first].machine is not None:
+            self.later(0, self._machine_turn, live)
+        return live
+
+    # -- the chat ---------------------------------------------------------------------
+
+    def _seat(self, sid: str) -> tuple[Live, int]:
+        live = self.live.get(self.game_of.get(sid, -1))
+        if live is None:
+            raise Rejected("no_game", "You are not in a game.")
+        return live, live.index_of(sid)
+
+    def chat(self, sid: str, text: Any) -> None:
+        """A person's message: checked against the rules, stored, then relayed."""
+        with self.lock:
+            live, me = self._seat(sid)
+            text = tidy(text) if isinstance(text, str) else ""
+            if not text:
+                raise Rejected("empty", "A message needs some text.")
+            if len(text) > self.cfg("MAX_CHARS"):
+                raise Rejected("too_long", f"Messages are at most {self.cfg('MAX_CHARS')} characters.")
+            if live.turn != me:
+                raise Rejected("not_your_turn", "Wait for your partner's reply.")
+            self._deliver(live, me, text)
+
+    def typing(self, sid: str) -> None:
+        """Relay a person's typing once per turn, as machines show it once per message."""
+        with self.lock:
+            live, me = self._seat(sid)
+            if live.turn != me:
+                raise Rejected("not_your_turn", "Wait for your partner's reply.")
+            self._show_typing(live, me)
+
+    def _show_typing(self, live: Live, me: int) -> None:
+        seat = live.seats[me]
+        if not seat.typing_shown:
+            seat.typing_shown = True
+            self.emit("partner_typing", {}, live.seats[1 - me].sid)
+
+    def _deliver(self, live: Live, me: int, text: str) -> None:
+        seat, other = live.seats[me], live.seats[1 - me]
+        db.session.add(Message(game_id=live.id, player_id=seat.player_id, seat=me + 1, text=text))
+        db.session.commit()
+        live.history.append((me, text))
+        live.turn = 1 - me
+        self._show_typing(live, me)  # a no-op unless the sender never sent `typing`
+        seat.typing_shown = False
+        self.emit("chat", {"text": text}, other.sid)
+        if other.machine is not None:
+            self.later(0, self._machine_turn, live)
+
+    def _machine_turn(self, live: Live) -> None:
+        """Compose a reply, then wait and "type" on the timing model's schedule."""
+        with self.lock:
+            me = 0 if live.seats[0].machine is not None else 1
+            if live.done.is_set() or live.turn != me:
+                return
+            machine = live.seats[me].machine
+            history = [("self" if i == me else "other", t) for i, t in live.history]
+        began = time.monotonic()
+        try:
+            text = machine.reply(history)
+            text = tidy(str(text))[: self.cfg("MAX_CHARS")]
+            if not text:
+                raise ValueError("empty reply")
+        except Exception:
+            log.exception("machine %s failed to reply; it leaves the game", machine.name)
+            self._end(live, {1 - me: "partner_left"}, "machine_error", ender=me)
+            return
+        partner_text = history[-1][1] if history else ""
+        wait, typing = timing_of(machine).sample(partner_text, text, self.rng)
+        scale = self.cfg("BOT_DELAY_SCALE")
+        if live.done.wait(max(0.0, wait * scale - (time.monotonic() - began))):
+            return
+        with self.lock:
+            if live.done.is_set():
+                return
+            self._show_typing(live, me)
+        if live.done.wait(max(0.0, typing * scale)):
+            return
+        with self.lock:
+            if not live.done.is_set():
+                self._deliver(live, me, text)
+
+    # -- the end ----------------------------------------------------------------------
+
+    def _clock(self, live: Live) -> None:
+        if not live.done.wait(self.cfg("GAME_SECONDS")) and not self.closing.is_set():
+            self._end(live, {0: "time_up", 1: "time_up"}, "time_up")
+
+    def _machine_leaves(self, live: Live) -> None:
+        self._end(live, {0: "partner_left"}, "machine_left", ender=1)
+
+    def leave(self, sid: str) -> None:
+        """A disconnect: forget the waiter, or end the game for the partner."""
+        with self.lock:
+            self.waiting.pop(sid, None)
+            live = self.live.get(self.game_of.pop(sid, -1))
+            if live is not None:
+                me = live.index_of(sid)
+                self._end(live, {1 - me: "partner_left"}, "left", ender=me)
+
+    def _end(self, live: Live, reasons: dict[int, str], why: str, ender: int | None = None) -> bool:
+        """Close a game once: store the end, tell each person their reason, stop its tasks."""
+        with self.lock:
+            if self.live.get(live.id) is not live:
+                return False
+            live.done.set()
+            del self.live[live.id]
+            game = db.session.get(Game, live.id)
+            game.ended_at, game.end_reason = utcnow(), why
+            db.session.commit()
+            if all(seat.machine is None for seat in live.seats):
+                for judge in (0, 1):  # the judge whose partner ended it saw an exit
+                    if ender is None:
+                        self.partner_exits.append(None)
+                    elif judge != ender:
+                        self.partner_exits.append(time.monotonic() - live.started)
+            for i, reason in reasons.items():
+                self.emit("game_over", {"reason": reason}, live.seats[i].sid)
+            return True
+
+    # -- verdicts and reports ---------------------------------------------------------
+
+    def _judged_game(self, sid: str, player_id: int, game_id: Any) -> Game:
+        """The game a verdict or report is about: the one named, or this connection's latest."""
+        if game_id is None:
+            game_id = self.game_of.get(sid)
+        game = db.session.get(Game, game_id) if type(game_id) is int else None
+        if game is None or game.seat_of(player_id) is None:
+            raise Rejected("no_game", "There is no game of yours to judge.")
+        return game
+
+    def verdict(self, sid: str, player_id: int, data: dict) -> dict:
+        """Store a judge's verdict (ending the game if it still runs) and return the reveal."""
+        guess, confidence, reason = data.get("guess"), data.get("confidence"), data.get("reason")
+        if guess not in (HUMAN, MACHINE):
+            raise Rejected("bad_guess", 'guess must be "human" or "machine".')
+        if isinstance(confidence, bool) or not isinstance(confidence, (int, float)) \
+                or not 0 <= confidence <= 100:
+            raise Rejected("bad_confidence", "confidence must be a number from 0 to 100.")
+        if reason is not None and not isinstance(reason, str):
+            raise Rejected("bad_reason", "reason must be text.")
+        reason = (reason or "").strip() or None
+        if reason is not None and len(reason) > MAX_REASON_CHARS:
+            raise Rejected("reason_too_long", f"A reason is at most {MAX_REASON_CHARS} characters.")
+        with self.lock:
+            game = self._judged_game(sid, player_id, data.get("game_id"))
+            partner = MACHINE if game.kind == MACHINE else HUMAN
+            live = self.live.get(game.id)
+            verdict = Verdict(game_id=game.id, judge_id=player_id, partner_kind=partner,
+                              bot_name=game.bot_name, guess=guess, confidence=round(confidence),
+                              reason=reason, during_game=live is not None)
+            db.session.add(verdict)
+            try:
+                db.session.commit()
+            except IntegrityError:
+                db.session.rollback()
+                raise Rejected("already_judged", "You already gave your verdict on this game.")
+            if live is not None:
+                me = game.seat_of(player_id) - 1
+                self._end(live, {me: "verdict", 1 - me: "partner_left"}, "verdict", ender=me)
+        reveal = {"game_id": game.id, "partner": partner, "correct": verdict.correct}
+        if game.bot_name:
+            reveal["bot"] = game.bot_name
+        return reveal
+
+    def report(self, sid: str, player_id: int, data: dict) -> None:
+        """Store an abuse report about the reporter's game, for the moderators' export."""
+        text = data.get("text")
+        if text is not None and (not isinstance(text, str) or len(text) > MAX_REASON_CHARS):
+            raise Rejected("bad_report", f"A report is text of at most {MAX_REASON_CHARS} characters.")
+        with self.lock:
+            game = self._judged_game(sid, player_id, data.get("game_id"))
+            db.session.add(Report(game_id=game.id, reporter_id=player_id, text=text))
+            db.session.commit()

@@ -1,0 +1,69 @@
+"""Configuration read from environment variables, with defaults that work on a laptop.
+
+Every game rule a deployment may want to tune is here, so tests can pass the
+same names through `create_app(test_config)` instead of patching modules.
+"""
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+WEB_DIR = ROOT / "web"
+MIGRATIONS_DIR = ROOT / "migrations"
+VENDOR_DIR = WEB_DIR / "node_modules" / "socket.io-client" / "dist"
+
+
+def _number(env: Mapping[str, str], name: str, default: float, lo: float, hi: float,
+            kind: type = float) -> float:
+    """Parse one numeric variable; a bad value stops start-up with a message naming it."""
+    raw = env.get(name, "").strip()
+    if not raw:
+        return kind(default)
+    try:
+        value = kind(raw)
+    except ValueError:
+        raise ValueError(f"{name}={raw!r} is not a {kind.__name__}") from None
+    if not lo <= value <= hi:
+        raise ValueError(f"{name}={raw!r} must be between {lo} and {hi}")
+    return value
+
+
+def database_url(raw: str | None, instance_path: str) -> str:
+    """`DATABASE_URL`, or SQLite in the instance folder; accepts Heroku-style postgres://."""
+    if not raw:
+        return "sqlite:///" + os.path.join(instance_path, "arena.sqlite")
+    if raw.startswith("postgres://"):
+        return "postgresql://" + raw[len("postgres://"):]
+    return raw
+
+
+class Config:
+    """Settings for one application, read from `environ` when the object is made."""
+
+    def __init__(self, environ: Mapping[str, str] | None = None) -> None:
+        env = os.environ if environ is None else environ
+        # Game rules; defaults follow Jones & Bergen (5 minutes, 300 characters).
+        self.GAME_SECONDS = _number(env, "GAME_SECONDS", 300, 1, 3600)
+        self.MAX_CHARS = _number(env, "MAX_CHARS", 300, 1, 5000, int)
+        self.BOT_SHARE = _number(env, "BOT_SHARE", 0.5, 0, 1)
+        # The study fell back to an AI after 45 s plus noise; we jitter the same way.
+        self.MATCH_WAIT_SECONDS = _number(env, "MATCH_WAIT_SECONDS", 45, 0, 3600)
+        self.BOT_DELAY_SCALE = _number(env, "BOT_DELAY_SCALE", 1, 0, 100)
+        self.JUDGE_MIN_VERDICTS = _number(env, "JUDGE_MIN_VERDICTS", 5, 1, 10_000, int)
+        self.SECRET_KEY = env.get("SECRET_KEY") or None
+        self.ADMIN_TOKEN = env.get("ADMIN_TOKEN") or None
+        self.DATABASE_URL = env.get("DATABASE_URL") or None
+        self.HOST = env.get("HOST") or "127.0.0.1"
+        self.PORT = _number(env, "PORT", 5000, 1, 65535, int)
+        # None means "the shipped machines" (GRU + ELIZA), built lazily on first use.
+        self.MACHINES = None
+        self.VENDOR_DIR = str(VENDOR_DIR)
+        self.SESSION_COOKIE_SAMESITE = "Lax"
+        self.PERMANENT_SESSION_LIFETIME = 365 * 24 * 3600
+        self.SQLALCHEMY_TRACK_MODIFICATIONS = False
+
+    def as_dict(self) -> dict:
+        """The settings as a mapping for `app.config.update`."""
+        return {k: v for k, v in vars(self).items() if k.isupper()}

@@ -1,0 +1,150 @@
+"""HTTP pages and JSON: lobby, chat page, leaderboard, health, the vendored Socket.IO client.
+
+The lobby is where a visitor becomes a player: the first page view stores an
+anonymous player id in the signed session cookie that the socket handlers read.
+"""
+from __future__ import annotations
+
+import hmac
+import json
+import os
+
+from flask import (Blueprint, Response, abort, current_app, jsonify, redirect, render_template,
+                   request, send_from_directory, session, url_for)
+from flask.typing import ResponseReturnValue
+from sqlalchemy import select, text
+
+from . import db, stats
+from .models import Game, Player, Report
+
+bp = Blueprint("arena", __name__)
+NICKNAME_CHARS = 32
+VENDOR_FILES = {"socket.io.min.js", "socket.io.min.js.map"}
+CSP = "default-src 'self'; img-src 'self' data:; object-src 'none'; base-uri 'none'; frame-ancestors 'none'"
+
+
+def current_player() -> Player:
+    """The visitor's player, created (and remembered in the cookie) on the first visit."""
+    player_id = session.get("player_id")
+    player = db.session.get(Player, player_id) if player_id is not None else None
+    if player is None:
+        player = Player()
+        db.session.add(player)
+        db.session.commit()
+        session["player_id"] = player.id
+        session.permanent = True
+    return player
+
+
+def clean_nickname(raw: str | None) -> str | None:
+    """Printable, single-line, at most 32 characters; empty means anonymous."""
+    name = " ".join((raw or "").split())[:NICKNAME_CHARS]
+    name = "".join(ch for ch in name if ch.isprintable())
+    return name or None
+
+
+def client_version() -> str | None:
+    """The installed socket.io-client version (for cache busting), None if not installed."""
+    path = os.path.join(current_app.config["VENDOR_DIR"], os.pardir, "package.json")
+    try:
+        with open(path) as f:
+            return json.load(f)["version"]
+    except (OSError, ValueError, KeyError):
+        return None
+
+
+@bp.app_template_filter("pct")
+def pct(value: float | None) -> str:
+    return "–" if value is None else f"{100 * value:.1f}%"
+
+
+@bp.app_template_filter("pvalue")
+def pvalue(value: float | None) -> str:
+    if value is None:
+        return "–"
+    return "< 0.001" if value < 0.001 else f"{value:.3f}"
+
+
+@bp.after_app_request
+def security_headers(response: Response) -> Response:
+    """No third-party code may run on our pages; everything is served from here."""
+    response.headers.setdefault("Content-Security-Policy", CSP)
+    response.headers.setdefault("X-Content-Type-Options", "nosniff")
+    response.headers.setdefault("Referrer-Policy", "same-origin")
+    return response
+
+
+@bp.get("/")
+def lobby() -> ResponseReturnValue:
+    """Rules, an optional nickname and the Play button."""
+    player = current_player()
+    return render_template("lobby.html", player=player, cfg=current_app.config)
+
+
+@bp.post("/play")
+def start() -> ResponseReturnValue:
+    """The lobby form: save the nickname, then go to the chat page (post/redirect/get)."""
+    player = current_player()
+    player.nickname = clean_nickname(request.form.get("nickname"))
+    db.session.commit()
+    return redirect(url_for("arena.play"))
+
+
+@bp.get("/play")
+def play() -> ResponseReturnValue:
+    """The chat page; its script connects and asks for a game at once."""
+    current_player()
+    return render_template("play.html", cfg=current_app.config, client_version=client_version())
+
+
+@bp.get("/leaderboard")
+def leaderboard() -> ResponseReturnValue:
+    """Pass rates with intervals, as a table and a chart, and the best judges."""
+    board = stats.leaderboard(current_app.config["JUDGE_MIN_VERDICTS"])
+    return render_template("leaderboard.html", board=board)
+
+
+@bp.get("/api/leaderboard")
+def api_leaderboard() -> ResponseReturnValue:
+    """The leaderboard as JSON: `bots`, `humans`, `judges`."""
+    return jsonify(stats.leaderboard(current_app.config["JUDGE_MIN_VERDICTS"]))
+
+
+@bp.get("/healthz")
+def healthz() -> ResponseReturnValue:
+    """For load balancers: 200 when the database answers, 503 when it does not."""
+    try:
+        db.session.execute(text("select 1"))
+    except Exception:
+        current_app.logger.exception("health check: database unreachable")
+        return jsonify(status="error", database="unreachable"), 503
+    arena = current_app.extensions["arena"]
+    return jsonify(status="ok", database="ok", live_games=len(arena.live),
+                   waiting=len(arena.waiting))
+
+
+@bp.get("/vendor/<name>")
+def vendor(name: str) -> ResponseReturnValue:
+    """The official Socket.IO browser client, installed by npm from web/package-lock.json."""
+    if name not in VENDOR_FILES:
+        abort(404)
+    response = send_from_directory(current_app.config["VENDOR_DIR"], name, max_age=86400)
+    if request.args.get("v") and request.args["v"] == client_version():
+        response.cache_control.max_age = 365 * 86400  # versioned URL: safe to keep
+        response.cache_control.immutable = True
+    return response
+
+
+@bp.get("/api/admin/export")
+def export() -> ResponseReturnValue:
+    """Every game with its messages and verdicts, and all reports; needs ADMIN_TOKEN."""
+    token = current_app.config["ADMIN_TOKEN"]
+    if not token:
+        abort(404)
+    given = request.headers.get("Authorization", "").removeprefix("Bearer ").strip()
+    if not hmac.compare_digest(given.encode(), token.encode()):
+        abort(401)
+    games = db.session.scalars(select(Game).order_by(Game.id)).all()
+    reports = db.session.scalars(select(Report).order_by(Report.id)).all()
+    return jsonify(games=[g.to_dict(with_messages=True) for g in games],
+                   reports=[r.to_dict() for r in reports])

@@ -1,0 +1,148 @@
+"""Fixtures for the server tests: an app on a fresh, migrated SQLite file, fake machines,
+and players that hold a session cookie and a Socket.IO connection.
+
+Nothing here imports TensorFlow or the real model: machines are small fakes with the
+interface of `model.load_bot()` (name, reply(history), timing.sample(...)).
+"""
+from __future__ import annotations
+
+import random
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from flask import Flask
+from flask_migrate import upgrade
+
+from server import create_app, db, socketio
+
+
+class FakeTiming:
+    """Fixed pace, so tests can reason about the schedule (scaled by BOT_DELAY_SCALE)."""
+
+    def __init__(self, wait: float = 1.0, typing: float = 1.0) -> None:
+        self.wait, self.typing = wait, typing
+        self.calls: list[tuple[str, str]] = []
+
+    def sample(self, partner_text: str, reply_text: str, rng: random.Random) -> tuple[float, float]:
+        self.calls.append((partner_text, reply_text))
+        return self.wait, self.typing
+
+
+class FakeMachine:
+    """Answers "<name> heard: <last message>", and remembers every history it was given."""
+
+    def __init__(self, name: str = "fake-bot v0", timing: Any = None) -> None:
+        self.name = name
+        self.timing = timing if timing is not None else FakeTiming()
+        self.histories: list[list[tuple[str, str]]] = []
+
+    def reply(self, history: list[tuple[str, str]]) -> str:
+        self.histories.append(list(history))
+        return f"{self.name} heard: {history[-1][1]}" if history else "hi there"
+
+
+@pytest.fixture
+def machine() -> FakeMachine:
+    return FakeMachine()
+
+
+@pytest.fixture
+def settings(tmp_path, machine) -> dict[str, Any]:
+    """Fast games: machine delays near zero and a short wait for a person."""
+    return {
+        "TESTING": True,
+        "SECRET_KEY": "test",
+        "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / 'arena.sqlite'}",
+        "BOT_DELAY_SCALE": 0.001,
+        "MATCH_WAIT_SECONDS": 0.05,
+        "GAME_SECONDS": 30,
+        "BOT_SHARE": 0.5,
+        "MACHINES": [machine],
+        "JUDGE_MIN_VERDICTS": 1,
+    }
+
+
+@pytest.fixture
+def app(settings) -> Iterator[Flask]:
+    app = create_app(settings)
+    with app.app_context():
+        upgrade()
+    yield app
+    app.extensions["arena"].shutdown()
+    with app.app_context():
+        db.engine.dispose()
+
+
+@pytest.fixture
+def arena(app):
+    return app.extensions["arena"]
+
+
+class Player:
+    """A browser: an HTTP client holding the player cookie, and its Socket.IO connection."""
+
+    def __init__(self, app: Flask, nickname: str | None = None) -> None:
+        self.http = app.test_client()
+        if nickname:
+            self.http.post("/play", data={"nickname": nickname})
+        else:
+            self.http.get("/")
+        self.sio = socketio.test_client(app, flask_test_client=self.http)
+        self.seen: list[tuple[str, Any]] = []  # every event received, in order
+        self._taken: set[int] = set()
+
+    @property
+    def player_id(self) -> int:
+        with self.http.session_transaction() as session:
+            return session["player_id"]
+
+    def emit(self, event: str, data: Any = None) -> Any:
+        """Send an event and return the server's acknowledgement."""
+        return self.sio.emit(event, {} if data is None else data, callback=True)
+
+    def pump(self) -> list[tuple[str, Any]]:
+        new = [(m["name"], m["args"][0] if m["args"] else None) for m in self.sio.get_received()]
+        self.seen.extend(new)
+        return new
+
+    def wait_for(self, event: str, timeout: float = 3.0) -> Any:
+        """The payload of the next `event` not yet waited for; fails after `timeout` seconds."""
+        deadline = time.monotonic() + timeout
+        while True:
+            self.pump()
+            for i, (name, data) in enumerate(self.seen):
+                if name == event and i not in self._taken:
+                    self._taken.add(i)
+                    return data
+            if time.monotonic() > deadline:
+                raise AssertionError(f"no {event!r} within {timeout}s; saw {self.seen}")
+            time.sleep(0.005)
+
+    def names(self) -> list[str]:
+        self.pump()
+        return [name for name, _ in self.seen]
+
+    def play(self) -> dict:
+        """Press Play and wait for the game to start; returns `game_started`'s payload."""
+        assert self.emit("find_game") == {"ok": True}
+        self.wait_for("waiting")
+        return self.wait_for("game_started")
+
+
+@pytest.fixture
+def new_player(app):
+    """Make players (browsers) for this app: `new_player()` or `new_player("nick")`."""
+    made: list[Player] = []
+
+    def make(nickname: str | None = None) -> Player:
+        player = Player(app, nickname)
+        made.append(player)
+        return player
+
+    yield make
+    for player in made:
+        if player.sio.is_connected():
+            player.sio.disconnect()
+
