@@ -266,7 +266,7 @@ class Arena:
         began = time.monotonic()
         try:
             text = machine.reply(history)
-            text = tidy(str(text))[: self.cfg("MAX_CHARS")]
+            text = tidy(str(text))[: self.cfg("MAX_CHARS")].rstrip()
             if not text:
                 raise ValueError("empty reply")
         except Exception:

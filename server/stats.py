@@ -34,7 +34,8 @@ def proportion(successes: int, trials: int) -> Proportion:
         return Proportion(0, 0, None, None, None, None)
     test = binomtest(successes, trials, 0.5)
     ci = test.proportion_ci(confidence_level=0.95, method="wilson")
-    return Proportion(successes, trials, successes / trials, ci.low, ci.high, test.pvalue)
+    return Proportion(successes, trials, successes / trials, float(ci.low), float(ci.high),
+                      float(test.pvalue))
 
 
 def _rate_row(name: str, judged_human: int, verdicts: int, mean_confidence: float | None,

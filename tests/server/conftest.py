@@ -44,7 +44,14 @@ class FakeMachine:
 
 
 @pytest.fixture
+def make_machine():
+    """Build fake machines: `make_machine("name")`."""
+    return FakeMachine
+
+
+@pytest.fixture
 def machine() -> FakeMachine:
+    """The one machine of the test app; tests may change its reply or timing."""
     return FakeMachine()
 
 
@@ -130,6 +137,17 @@ class Player:
         self.wait_for("waiting")
         return self.wait_for("game_started")
 
+    def quick_machine_game(self, **verdict: Any) -> dict:
+        """Play, say "hello" in turn, get the machine's answer, judge; returns game_started."""
+        game = self.play()
+        if not game["you_first"]:
+            self.wait_for("chat")
+        self.emit("chat", {"text": "hello"})
+        self.wait_for("chat")
+        self.emit("verdict", {"guess": "machine", "confidence": 50, **verdict})
+        self.wait_for("reveal")
+        return game
+
 
 @pytest.fixture
 def new_player(app):
@@ -146,3 +164,9 @@ def new_player(app):
         if player.sio.is_connected():
             player.sio.disconnect()
 
+
+
+@pytest.fixture
+def client_factory(app):
+    """Fresh browsers for HTTP-only tests."""
+    return app.test_client
