@@ -7,8 +7,10 @@ interface of `model.load_bot()` (name, reply(history), timing.sample(...)).
 from __future__ import annotations
 
 import random
+import shutil
 import time
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -55,9 +57,22 @@ def machine() -> FakeMachine:
     return FakeMachine()
 
 
+@pytest.fixture(scope="session")
+def migrated_db(tmp_path_factory) -> Path:
+    """An SQLite file brought up by the real migrations once; each test gets a copy."""
+    path = tmp_path_factory.mktemp("template") / "arena.sqlite"
+    app = create_app({"SQLALCHEMY_DATABASE_URI": f"sqlite:///{path}", "SECRET_KEY": "x",
+                      "MACHINES": []})
+    with app.app_context():
+        upgrade()
+        db.engine.dispose()
+    return path
+
+
 @pytest.fixture
-def settings(tmp_path, machine) -> dict[str, Any]:
+def settings(tmp_path, machine, migrated_db) -> dict[str, Any]:
     """Fast games: machine delays near zero and a short wait for a person."""
+    shutil.copy(migrated_db, tmp_path / "arena.sqlite")
     return {
         "TESTING": True,
         "SECRET_KEY": "test",
@@ -74,8 +89,6 @@ def settings(tmp_path, machine) -> dict[str, Any]:
 @pytest.fixture
 def app(settings) -> Iterator[Flask]:
     app = create_app(settings)
-    with app.app_context():
-        upgrade()
     yield app
     app.extensions["arena"].shutdown()
     with app.app_context():

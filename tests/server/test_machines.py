@@ -90,7 +90,7 @@ def test_a_machine_waits_shows_typing_then_sends_on_its_schedule(app, new_player
 
 
 def test_a_slow_machine_never_stalls_other_games(app, new_player, machine, arena):
-    machine.reply = lambda history: time.sleep(1.0) or "done thinking"
+    machine.reply = lambda history: time.sleep(0.5) or "done thinking"
     judge = new_player()
     game = judge.play()
     if game["you_first"]:

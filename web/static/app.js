@@ -34,6 +34,7 @@
   function addMessage(who, text) {
     transcript.push([who, text]);
     bubble($("log"), who, text);
+    phase("Chatting. Give your verdict whenever you are ready.");
   }
 
   function setTurn(mine) {
@@ -107,7 +108,10 @@
     show($("verdict"), false);
     const truth = r.partner === "human" ? "a person" : "a machine" + (r.bot ? " (" + r.bot + ")" : "");
     $("reveal-title").textContent = r.correct ? "You were right!" : "Not this time.";
-    $("reveal-text").textContent = "Your partner was " + truth + ".";
+    const guess = new FormData($("verdict"));
+    $("reveal-text").textContent = "Your partner was " + truth + ". You said " +
+      (guess.get("guess") === "human" ? "a person" : "a machine") + ", " + guess.get("confidence") + "% sure.";
+    show($("log"), false);  // the transcript below replaces the live log
     transcript.forEach(([who, text]) => bubble($("transcript"), who, text));
     if (!transcript.length) $("transcript").textContent = "No messages were exchanged.";
     show($("reveal"), true);
