@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from flask import Flask
+from sqlalchemy import or_, select
 from sqlalchemy.exc import IntegrityError
 
 from . import db
@@ -38,6 +39,15 @@ MIN_EXITS_TO_IMITATE = 10   # too few games tell nothing; machines then never le
 def tidy(text: str) -> str:
     """One line, single spaces: layout must not tell a person's message from a machine's."""
     return " ".join(text.split())
+
+
+def after_machine_streak(player_id: int, game_id: int, streak: int = 3) -> bool:
+    """Were this player's `streak` games before `game_id` all against machines?"""
+    kinds = db.session.scalars(
+        select(Game.kind)
+        .where(or_(Game.player1_id == player_id, Game.player2_id == player_id), Game.id < game_id)
+        .order_by(Game.id.desc()).limit(streak)).all()
+    return len(kinds) == streak and all(kind == MACHINE for kind in kinds)
 
 
 class Rejected(Exception):
@@ -356,7 +366,8 @@ class Arena:
             live = self.live.get(game.id)
             verdict = Verdict(game_id=game.id, judge_id=player_id, partner_kind=partner,
                               bot_name=game.bot_name, guess=guess, confidence=round(confidence),
-                              reason=reason, during_game=live is not None)
+                              reason=reason, during_game=live is not None,
+                              after_machine_streak=after_machine_streak(player_id, game.id))
             db.session.add(verdict)
             try:
                 db.session.commit()

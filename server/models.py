@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 
-from sqlalchemy import CheckConstraint, ForeignKey, String, Text, UniqueConstraint
+from sqlalchemy import CheckConstraint, ForeignKey, String, Text, UniqueConstraint, false
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from . import db
@@ -66,12 +66,6 @@ class Game(db.Model):
             return 2
         return None
 
-    def partner_of(self, player_id: int) -> tuple[str, str | None]:
-        """(kind of the partner this player chatted with, bot name or None)."""
-        if self.kind == MACHINE:
-            return MACHINE, self.bot_name
-        return HUMAN, None
-
     def to_dict(self, with_messages: bool = False) -> dict:
         out = {
             "id": self.id, "kind": self.kind, "bot_name": self.bot_name,
@@ -121,6 +115,9 @@ class Verdict(db.Model):
     confidence: Mapped[int]
     reason: Mapped[str | None] = mapped_column(Text)
     during_game: Mapped[bool] = mapped_column(default=False)  # given early, ending the chat
+    # The judge's three previous games were all against machines. Such judges expect a
+    # machine next, so Jones & Bergen left these verdicts out; the pass rates do too.
+    after_machine_streak: Mapped[bool] = mapped_column(default=False, server_default=false())
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     game: Mapped[Game] = relationship(back_populates="verdicts")
@@ -133,7 +130,9 @@ class Verdict(db.Model):
         return {"judge_id": self.judge_id, "partner": self.partner_kind,
                 "bot": self.bot_name, "guess": self.guess, "confidence": self.confidence,
                 "reason": self.reason, "correct": self.correct,
-                "during_game": self.during_game, "created_at": _iso(self.created_at)}
+                "during_game": self.during_game,
+                "after_machine_streak": self.after_machine_streak,
+                "created_at": _iso(self.created_at)}
 
 
 class Report(db.Model):

@@ -4,6 +4,8 @@ A machine's pass rate is the share of its verdicts that said "human", reported a
 Jones & Bergen: with a Wilson 95% interval and an exact two-sided binomial test
 against 50% (chance). Real people get the same row, as the yardstick. Games that
 ended without a verdict are counted apart: they are neither passes nor failures.
+As in the study, verdicts given after three machine games in a row are left out of
+the rates (such judges expect a machine) and only counted; judges' accuracy uses all.
 """
 from __future__ import annotations
 
@@ -53,7 +55,10 @@ def leaderboard(min_judge_verdicts: int) -> dict:
     verdict_rows = db.session.execute(
         select(Verdict.partner_kind, Verdict.bot_name, func.count(), said_human,
                func.avg(Verdict.confidence))
+        .where(Verdict.after_machine_streak.is_(False))
         .group_by(Verdict.partner_kind, Verdict.bot_name)).all()
+    excluded = db.session.scalar(
+        select(func.count()).select_from(Verdict).where(Verdict.after_machine_streak))
     game_rows = db.session.execute(
         select(Game.kind, Game.bot_name, func.count(),
                func.sum(case((~Game.verdicts.any(), 1), else_=0)))
@@ -71,7 +76,7 @@ def leaderboard(min_judge_verdicts: int) -> dict:
     bots = sorted((_rate_row(bot or "?", *row) for (_, bot), row in tally.items()),
                   key=lambda r: (-(r["pass_rate"] or -1), r["name"]))
     return {"bots": bots, "humans": humans, "judges": judges(min_judge_verdicts),
-            "min_judge_verdicts": min_judge_verdicts}
+            "min_judge_verdicts": min_judge_verdicts, "excluded_after_machine_streak": excluded}
 
 
 def judges(min_verdicts: int) -> list[dict]:

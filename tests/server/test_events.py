@@ -264,3 +264,12 @@ def test_an_unexpected_failure_answers_with_an_error_and_the_socket_stays_usable
     assert judge.wait_for("error")["code"] == "internal"
     assert "ZeroDivisionError" in caplog.text
     assert judge.emit("verdict", {"guess": "human", "confidence": 1}) == {"ok": True}
+
+
+def test_a_verdict_after_three_machine_games_in_a_row_is_marked(app, new_player):
+    judge = new_player()
+    for _ in range(4):
+        judge.quick_machine_game()
+    with app.app_context():
+        marks = db.session.scalars(select(Verdict.after_machine_streak).order_by(Verdict.id)).all()
+    assert marks == [False, False, False, True]

@@ -37,3 +37,20 @@ def test_downgrade_to_base_and_back(tmp_path):
         upgrade()
         assert set(inspect(db.engine).get_table_names()) == TABLES
         db.engine.dispose()
+
+
+def test_the_streak_column_is_added_to_existing_verdicts(tmp_path):
+    app = make_app(tmp_path)
+    with app.app_context():
+        upgrade(revision="0001")
+        with db.engine.begin() as conn:
+            conn.exec_driver_sql("insert into player (id, created_at) values (1, '2025-01-01')")
+            conn.exec_driver_sql("insert into game (id, kind, fallback, player1_id, first_seat, "
+                                 "started_at) values (1, 'machine', 0, 1, 1, '2025-01-01')")
+            conn.exec_driver_sql("insert into verdict (game_id, judge_id, partner_kind, guess, "
+                                 "confidence, during_game, created_at) "
+                                 "values (1, 1, 'machine', 'human', 50, 0, '2025-01-01')")
+        upgrade()
+        with db.engine.connect() as conn:
+            assert conn.exec_driver_sql("select after_machine_streak from verdict").all() == [(0,)]
+        db.engine.dispose()

@@ -37,7 +37,7 @@ def test_no_verdicts_means_no_rate_rather_than_zero():
     assert stats.proportion(0, 0) == stats.Proportion(0, 0, None, None, None, None)
 
 
-def add_game(judges, kind, bot=None, guesses=(), confidence=50, ended=True):
+def add_game(judges, kind, bot=None, guesses=(), confidence=50, ended=True, streak=False):
     """A finished game with the given judges' guesses (None for no verdict)."""
     game = Game(kind=kind, bot_name=bot, player1_id=judges[0].id,
                 player2_id=judges[1].id if kind == "human" else None,
@@ -47,7 +47,8 @@ def add_game(judges, kind, bot=None, guesses=(), confidence=50, ended=True):
     for judge, guess in zip(judges, guesses):
         if guess is not None:
             db.session.add(Verdict(game_id=game.id, judge_id=judge.id, guess=guess,
-                                   confidence=confidence, partner_kind=kind, bot_name=bot))
+                                   confidence=confidence, partner_kind=kind, bot_name=bot,
+                                   after_machine_streak=streak))
     db.session.commit()
 
 
@@ -65,6 +66,7 @@ def board(app):
         add_game([cy], "machine", "gru v1", ["human"], confidence=60)
         add_game([ann, bob], "human", None, ["human", "machine"], confidence=70)
         add_game([bob, cy], "human", None, [None, None])
+        add_game([cy], "machine", "ELIZA", ["human"], streak=True)  # left out of the rates
         yield stats.leaderboard(min_judge_verdicts=2)
 
 
@@ -74,11 +76,15 @@ def test_each_machine_gets_its_pass_rate_interval_and_p_value(board):
         "name": "ELIZA", "verdicts": 4, "judged_human": 1, "pass_rate": 0.25,
         "ci_low": pytest.approx(0.0456, abs=5e-5), "ci_high": pytest.approx(0.6994, abs=5e-5),
         "p_value": pytest.approx(0.625), "mean_confidence": 40.0,
-        "games": 5, "games_without_verdict": 1}
+        "games": 6, "games_without_verdict": 1}  # games: every finished one, judged or not
     assert [row["name"] for row in board["bots"]] == ["gru v1", "ELIZA"]  # best pass rate first
     gru = board["bots"][0]
     assert (gru["verdicts"], gru["judged_human"], gru["pass_rate"], gru["p_value"]) == \
         (2, 2, 1.0, pytest.approx(0.5))
+
+
+def test_verdicts_after_three_machine_games_in_a_row_are_only_counted(board):
+    assert board["excluded_after_machine_streak"] == 1  # ELIZA's row above still has 4 verdicts
 
 
 def test_people_get_the_same_row_from_both_judges_of_a_game(board):
@@ -91,16 +97,18 @@ def test_people_get_the_same_row_from_both_judges_of_a_game(board):
 
 def test_judges_are_ranked_by_accuracy_above_the_minimum(board):
     # ann: ELIZA human (wrong), ELIZA machine (right), gru human (wrong), person human (right)
-    # bob: ELIZA machine (right), person machine (wrong); cy: ELIZA machine, gru human: 1 of 2
+    # bob: ELIZA machine (right), person machine (wrong)
+    # cy: ELIZA machine (right), gru human (wrong), ELIZA human after a streak (wrong): 1 of 3
     rows = [(j["rank"], j["name"], j["verdicts"], j["correct"], j["accuracy"]) for j in board["judges"]]
-    # Equal accuracy: more verdicts first, then by name.
-    assert rows == [(1, "ann", 4, 2, 0.5), (2, "anonymous #3", 2, 1, 0.5), (3, "bob", 2, 1, 0.5)]
+    # Equal accuracy: more verdicts first.
+    assert rows == [(1, "ann", 4, 2, 0.5), (2, "bob", 2, 1, 0.5), (3, "anonymous #3", 3, 1, 1 / 3)]
     assert board["judges"][0]["ci_low"] == pytest.approx(wilson(2, 4)[0])
 
 
 def test_judges_below_the_minimum_are_left_out(app, board):
     with app.app_context():
-        assert [j["name"] for j in stats.judges(3)] == ["ann"]
+        assert [j["name"] for j in stats.judges(3)] == ["ann", "anonymous #3"]
+        assert [j["name"] for j in stats.judges(4)] == ["ann"]
 
 
 def test_an_empty_database_gives_an_empty_board(app):

@@ -7,7 +7,7 @@
   const $ = (id) => document.getElementById(id);
   const maxChars = Number(page.dataset.maxChars);
   const state = { gameId: null, myTurn: false, over: false, judged: false,
-                  typingSent: false, deadline: 0, clock: null, asked: false };
+                  typingSent: false, deadline: 0, clock: null };
   const transcript = [];
 
   function show(el, on) { el.hidden = !on; }
@@ -56,10 +56,10 @@
     $("timer").textContent = Math.floor(left / 60) + ":" + String(left % 60).padStart(2, "0");
   }
 
+  // (Re)connected: ask for a game unless we have one. A server forgets a waiting
+  // player whose connection dropped, so a reconnect while waiting asks again.
   socket.on("connect", () => {
-    if (state.asked) return;
-    state.asked = true;
-    socket.emit("find_game", {});
+    if (state.gameId === null) socket.emit("find_game", {});
   });
   socket.on("connect_error", (err) => phase("Could not connect: " + err.message + " Reload the page to try again."));
   socket.on("disconnect", () => {
