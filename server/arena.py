@@ -129,8 +129,7 @@ class Arena:
                         fn(*args)
             except Exception:
                 log.exception("background task %s failed", getattr(fn, "__name__", fn))
-            finally:
-                self.tasks.discard(threading.current_thread())
+        self.tasks = {t for t in self.tasks if t.is_alive()}
         self.tasks.add(self.server.start_background_task(task))
 
     def shutdown(self, timeout: float = 2.0) -> None:
@@ -184,11 +183,18 @@ class Arena:
         return max(0.0, wait * (1 + self.rng.gauss(1, 7) / 45))
 
     def _start_machine_game(self, waiter: Waiter, fallback: bool) -> None:
-        machine = self.roster.draw(self.rng)  # may load the model: outside the lock
+        machines = self.roster.all()  # may load the model: outside the lock
         with self.lock:
             if self.waiting.get(waiter.sid) is not waiter:
                 return  # left, or paired with a person meanwhile
             del self.waiting[waiter.sid]
+            if not machines:
+                log.error("no machine to play with; check the MACHINES setting")
+                self.emit("error", {"code": "no_partner", "message":
+                                    "No partner is available right now. Please try again later."},
+                          waiter.sid)
+                return
+            machine = self.rng.choice(machines)  # each machine game draws one, uniformly
             live = self._start(MACHINE, [Seat(waiter.sid, waiter.player_id), Seat(machine=machine)],
                                machine.name, fallback, time.monotonic() - waiter.since)
             exits = list(self.partner_exits)

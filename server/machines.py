@@ -73,10 +73,6 @@ class Roster:
                 self._machines = self._factory()
             return self._machines
 
-    def draw(self, rng: random.Random) -> Machine:
-        """Each machine game draws one machine, uniformly, so each gets a fair share."""
-        return rng.choice(self.all())
-
 
 def timing_of(machine: Machine) -> Timing:
     """A machine's own timing, or the human-like fallback."""

@@ -9,8 +9,11 @@ import types
 
 import pytest
 
-from server import create_app
+from sqlalchemy import select
+
+from server import create_app, db
 from server.eliza import Eliza
+from server.models import Game
 from server.machines import HumanlikeTiming, Roster, load_default_machines, timing_of
 
 
@@ -49,19 +52,35 @@ def test_the_shipped_machines_are_loaded_lazily_and_once(tmp_path):
     calls = []
     roster = Roster(factory=lambda: calls.append(1) or [Eliza()])
     assert calls == []
-    roster.all(), roster.all(), roster.draw(random.Random(0))
+    roster.all(), roster.all()
     assert calls == [1]
     app = create_app({"SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / 'x.sqlite'}",
                       "SECRET_KEY": "x"})
     assert app.extensions["arena"].roster._machines is None  # nothing loaded at start-up
 
 
-def test_each_machine_game_draws_one_machine(make_machine):
-    a, b = make_machine("a"), make_machine("b")
-    roster = Roster([a, b])
-    rng = random.Random(1)
-    drawn = [roster.draw(rng).name for _ in range(400)]
-    assert 150 < drawn.count("a") < 250
+def test_each_machine_game_draws_one_machine(app, arena, new_player, make_machine):
+    app.config.update(BOT_SHARE=1.0, MACHINES=None)
+    arena.roster = Roster([make_machine("a"), make_machine("b")])
+    arena.rng.seed(1)
+    drawn = []
+    for _ in range(20):
+        judge = new_player()
+        judge.play()
+        judge.sio.disconnect()
+    with app.app_context():
+        drawn = db.session.scalars(select(Game.bot_name)).all()
+    assert set(drawn) == {"a", "b"} and 4 <= drawn.count("a") <= 16
+
+
+def test_without_any_machine_the_player_is_told_so(app, arena, new_player, caplog):
+    app.config.update(BOT_SHARE=1.0)
+    arena.roster = Roster([])
+    player = new_player()
+    player.emit("find_game")
+    assert player.wait_for("error")["code"] == "no_partner"
+    assert "no machine" in caplog.text
+    assert player.emit("find_game") == {"ok": True}  # may try again
 
 
 @pytest.fixture
