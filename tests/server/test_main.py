@@ -1,0 +1,30 @@
+"""`python -m server`: migrate, load the machines, print the URL, serve."""
+from __future__ import annotations
+
+import sys
+
+from sqlalchemy import create_engine, inspect
+
+import server.__main__ as entry
+
+
+def test_main_upgrades_the_database_then_serves_and_prints_the_url(monkeypatch, tmp_path, capsys,
+                                                                   caplog):
+    url = f"sqlite:///{tmp_path / 'fresh.sqlite'}"
+    monkeypatch.setenv("DATABASE_URL", url)
+    monkeypatch.setenv("PORT", "5123")
+    monkeypatch.setenv("SECRET_KEY", "x")
+    monkeypatch.setitem(sys.modules, "model", None)  # the model is not importable yet
+    served = {}
+    monkeypatch.setattr(entry.socketio, "run", lambda app, **kw: served.update(kw, app=app))
+    entry.main()
+    assert (served["host"], served["port"]) == ("127.0.0.1", 5123)
+    assert "http://127.0.0.1:5123/" in capsys.readouterr().out
+    assert "ELIZA only" in caplog.text  # a clear warning, and the server still starts
+    engine = create_engine(url)
+    assert {"player", "game", "message", "verdict", "report"} <= set(inspect(engine).get_table_names())
+    engine.dispose()
+    served["app"].extensions["arena"].shutdown()
+    with served["app"].app_context():
+        from server import db
+        db.engine.dispose()
