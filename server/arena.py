@@ -379,7 +379,7 @@ class Arena:
                 db.session.commit()
             except IntegrityError:
                 db.session.rollback()
-                raise Rejected("already_judged", "You already gave your verdict on this game.")
+                raise Rejected("already_judged", "You already gave your verdict on this game.") from None
             if live is not None:
                 me = game.seat_of(player_id) - 1
                 self._end(live, {me: "verdict", 1 - me: "partner_left"}, "verdict", ender=me)

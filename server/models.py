@@ -5,7 +5,7 @@ database alone and the transcripts can be studied later.
 """
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from sqlalchemy import CheckConstraint, ForeignKey, String, Text, UniqueConstraint, false
 from sqlalchemy.orm import Mapped, mapped_column, relationship
@@ -17,7 +17,7 @@ HUMAN, MACHINE = "human", "machine"
 
 def utcnow() -> datetime:
     """Timestamps are UTC; SQLite hands them back without a zone, so store them naive."""
-    return datetime.now(timezone.utc).replace(tzinfo=None)
+    return datetime.now(UTC).replace(tzinfo=None)
 
 
 def _iso(moment: datetime | None) -> str | None:

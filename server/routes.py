@@ -9,8 +9,19 @@ import hmac
 import json
 import os
 
-from flask import (Blueprint, Response, abort, current_app, jsonify, redirect, render_template,
-                   request, send_from_directory, session, url_for)
+from flask import (
+    Blueprint,
+    Response,
+    abort,
+    current_app,
+    jsonify,
+    redirect,
+    render_template,
+    request,
+    send_from_directory,
+    session,
+    url_for,
+)
 from flask.typing import ResponseReturnValue
 from sqlalchemy import select, text
 

@@ -8,13 +8,12 @@ import time
 import types
 
 import pytest
-
 from sqlalchemy import select
 
 from server import create_app, db
 from server.eliza import Eliza
-from server.models import Game
 from server.machines import HumanlikeTiming, Roster, load_default_machines, timing_of
+from server.models import Game
 
 
 def test_the_fallback_timing_is_one_second_then_0_3_seconds_per_character():

@@ -97,6 +97,7 @@ def test_the_socket_io_client_is_served_with_cache_headers(client_factory, vendo
 
 def test_the_lockfile_pins_the_official_client():
     import json
+
     from server.config import WEB_DIR
     lock = json.loads((WEB_DIR / "package-lock.json").read_text())
     entry = lock["packages"]["node_modules/socket.io-client"]

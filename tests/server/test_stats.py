@@ -44,7 +44,7 @@ def add_game(judges, kind, bot=None, guesses=(), confidence=50, ended=True, stre
                 ended_at=utcnow() if ended else None)
     db.session.add(game)
     db.session.flush()
-    for judge, guess in zip(judges, guesses):
+    for judge, guess in zip(judges, guesses, strict=False):  # fewer guesses: no verdict
         if guess is not None:
             db.session.add(Verdict(game_id=game.id, judge_id=judge.id, guess=guess,
                                    confidence=confidence, partner_kind=kind, bot_name=bot,
