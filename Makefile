@@ -4,6 +4,8 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 NPM_STAMP := web/node_modules/.installed
+CHROMIUM := /usr/bin/chromium
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: run test model bench chat clean
 
@@ -20,7 +22,13 @@ $(NPM_STAMP): web/package.json web/package-lock.json
 run: $(STAMP) $(NPM_STAMP)
 	$(PY) -m server
 
-test: $(STAMP) $(NPM_STAMP)
+# The browser tests (tests/browser/) drive Debian's Chromium: Playwright's own browser
+# download does not work on our machines.
+$(CHROMIUM):
+	$(SUDO) apt-get update -q
+	$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium
+
+test: $(STAMP) $(NPM_STAMP) $(CHROMIUM)
 	$(PY) -m pytest -q
 
 chat: $(STAMP)

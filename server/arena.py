@@ -92,6 +92,17 @@ class Live:
         return 0 if self.seats[0].sid == sid else 1
 
 
+@dataclass
+class Away:
+    """A person whose connection dropped mid-game (a reload, a network blip): their seat
+    is kept for RECONNECT_GRACE_SECONDS, and nothing is said to the partner meanwhile."""
+
+    live: Live
+    seat: int
+    since: float = field(default_factory=time.monotonic)
+    missed_end: str | None = None  # the `game_over` reason sent while they were away
+
+
 class Arena:
     """The games of one application, and the rules that run them."""
 
@@ -103,6 +114,7 @@ class Arena:
         self.waiting: dict[str, Waiter] = {}
         self.live: dict[int, Live] = {}
         self.game_of: dict[str, int] = {}  # sid -> its current or latest game
+        self.away: dict[int, Away] = {}  # player id -> the game they may come back to
         self.human_waits: deque[float] = deque(maxlen=RECENT_WAITS)
         # For each judge of a person: seconds until the partner ended the game, or None.
         self.partner_exits: deque[float | None] = deque(maxlen=RECENT_EXITS)
@@ -314,13 +326,58 @@ class Arena:
         self._end(live, {0: "partner_left"}, "machine_left", ender=1)
 
     def leave(self, sid: str) -> None:
-        """A disconnect: forget the waiter, or end the game for the partner."""
+        """A disconnect: forget the waiter; keep a player's seat for the grace period.
+
+        A machine never reloads its page, so a person who comes back in time must look
+        to the partner as if nothing happened: nothing is sent to the partner until the
+        grace period is over, and only then `game_over {reason: "partner_left"}`.
+        """
         with self.lock:
             self.waiting.pop(sid, None)
             live = self.live.get(self.game_of.pop(sid, -1))
-            if live is not None:
-                me = live.index_of(sid)
+            if live is None:
+                return
+            me = live.index_of(sid)
+            grace = self.cfg("RECONNECT_GRACE_SECONDS")
+            if grace <= 0:
                 self._end(live, {1 - me: "partner_left"}, "left", ender=me)
+                return
+            seat = live.seats[me]
+            seat.sid = None
+            away = self.away[seat.player_id] = Away(live, me)
+            self.later(grace, self._gone, seat.player_id, away)
+
+    def _gone(self, player_id: int, away: Away) -> None:
+        """The grace period is over: a player who did not come back has left."""
+        with self.lock:
+            if self.away.get(player_id) is away:
+                del self.away[player_id]
+            me = away.seat
+            if away.live.seats[me].sid is None:
+                self._end(away.live, {1 - me: "partner_left"}, "left", ender=me)
+
+    def rejoin(self, sid: str, player_id: int) -> None:
+        """A player who connects again within the grace period is back in their game:
+        `resume` gives the new connection the game so far, even if it ended meanwhile."""
+        with self.lock:
+            away = self.away.pop(player_id, None)
+            if away is None or time.monotonic() - away.since > self.cfg("RECONNECT_GRACE_SECONDS"):
+                return
+            live, me = away.live, away.seat
+            running = self.live.get(live.id) is live
+            if not running and away.missed_end is None:
+                return  # it ended as they left (the grace timer's own end); nothing to resume
+            if running:
+                live.seats[me].sid = sid
+            self.game_of[sid] = live.id
+            left = self.cfg("GAME_SECONDS") - (time.monotonic() - live.started)
+            self.emit("resume", {
+                "game_id": live.id, "seconds": max(0, round(left, 1)),
+                "max_chars": self.cfg("MAX_CHARS"),
+                "your_turn": running and live.turn == me,
+                "partner_typing": running and live.seats[1 - me].typing_shown,
+                "messages": [{"mine": i == me, "text": text} for i, text in live.history],
+                "over": away.missed_end}, sid)
 
     def _end(self, live: Live, reasons: dict[int, str], why: str, ender: int | None = None) -> bool:
         """Close a game once: store the end, tell each person their reason, stop its tasks."""
@@ -339,7 +396,11 @@ class Arena:
                     elif judge != ender:
                         self.partner_exits.append(time.monotonic() - live.started)
             for i, reason in reasons.items():
-                self.emit("game_over", {"reason": reason}, live.seats[i].sid)
+                seat = live.seats[i]
+                self.emit("game_over", {"reason": reason}, seat.sid)
+                away = self.away.get(seat.player_id) if seat.sid is None else None
+                if away is not None and away.live is live:
+                    away.missed_end = reason  # told on their return, with `resume`
             return True
 
     # -- verdicts and reports ---------------------------------------------------------

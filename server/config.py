@@ -51,7 +51,10 @@ class Config:
         # The study fell back to an AI after 45 s plus noise; we jitter the same way.
         self.MATCH_WAIT_SECONDS = _number(env, "MATCH_WAIT_SECONDS", 45, 0, 3600)
         self.BOT_DELAY_SCALE = _number(env, "BOT_DELAY_SCALE", 1, 0, 100)
+        # A player whose page reloads (or whose network blinks) keeps their seat this long.
+        self.RECONNECT_GRACE_SECONDS = _number(env, "RECONNECT_GRACE_SECONDS", 15, 0, 600)
         self.JUDGE_MIN_VERDICTS = _number(env, "JUDGE_MIN_VERDICTS", 5, 1, 10_000, int)
+        self.LEADERBOARD_REFRESH_SECONDS = _number(env, "LEADERBOARD_REFRESH_SECONDS", 15, 1, 3600)
         self.SECRET_KEY = env.get("SECRET_KEY") or None
         self.ADMIN_TOKEN = env.get("ADMIN_TOKEN") or None
         self.DATABASE_URL = env.get("DATABASE_URL") or None

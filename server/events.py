@@ -34,10 +34,13 @@ def _payload(data: Any) -> dict:
 
 @socketio.on("connect")
 def on_connect(auth: Any = None) -> None:
-    """Browser connects after loading a page: accept only players known by their cookie."""
+    """Browser connects after loading a page: accept only players known by their cookie.
+
+    A player back within the grace period (a reload) gets `resume` with their game."""
     player_id = session.get("player_id")
     if player_id is None or db.session.get(Player, player_id) is None:
         raise ConnectionRefusedError("Load the site first: it gives you an anonymous player cookie.")
+    arena().rejoin(request.sid, player_id)
 
 
 @socketio.on("disconnect")

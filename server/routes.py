@@ -2,12 +2,16 @@
 
 The lobby is where a visitor becomes a player: the first page view stores an
 anonymous player id in the signed session cookie that the socket handlers read.
+Static files are linked with a version (`?v=`, a hash of the file), so browsers may
+keep them for a year; a new deployment changes the link.
 """
 from __future__ import annotations
 
+import hashlib
 import hmac
 import json
 import os
+from functools import lru_cache
 
 from flask import (
     Blueprint,
@@ -31,6 +35,7 @@ from .models import Game, Player, Report
 bp = Blueprint("arena", __name__)
 NICKNAME_CHARS = 32
 VENDOR_FILES = {"socket.io.min.js", "socket.io.min.js.map"}
+YEAR = 365 * 86400
 CSP = "default-src 'self'; img-src 'self' data:; object-src 'none'; base-uri 'none'; frame-ancestors 'none'"
 
 
@@ -64,6 +69,42 @@ def client_version() -> str | None:
         return None
 
 
+@lru_cache(maxsize=64)
+def _file_hash(path: str, mtime_ns: int) -> str:
+    with open(path, "rb") as f:
+        return hashlib.sha256(f.read()).hexdigest()[:12]
+
+
+def asset_version(filename: str) -> str | None:
+    """A short hash of a file in web/static, or None if there is no such file."""
+    path = os.path.join(current_app.static_folder, filename)
+    try:
+        return _file_hash(path, os.stat(path).st_mtime_ns)
+    except OSError:
+        return None
+
+
+@bp.app_template_global()
+def asset_url(filename: str) -> str:
+    """The URL of a static file with its version, for templates."""
+    return url_for("static", filename=filename, v=asset_version(filename))
+
+
+def keep_for_a_year(response: Response) -> None:
+    """A versioned URL never changes its content: browsers need not ask again."""
+    response.cache_control.no_cache = None
+    response.cache_control.public = True
+    response.cache_control.max_age = YEAR
+    response.cache_control.immutable = True
+
+
+@bp.app_template_filter("duration")
+def duration(seconds: float) -> str:
+    """300 -> "5 minutes", 90 -> "1.5 minutes", 8 -> "8 seconds"."""
+    n, unit = (round(seconds), "second") if seconds < 60 else (round(seconds / 60, 1), "minute")
+    return f"{n:g} {unit}{'' if n == 1 else 's'}"
+
+
 @bp.app_template_filter("pct")
 def pct(value: float | None) -> str:
     return "–" if value is None else f"{100 * value:.1f}%"
@@ -82,6 +123,13 @@ def security_headers(response: Response) -> Response:
     response.headers.setdefault("Content-Security-Policy", CSP)
     response.headers.setdefault("X-Content-Type-Options", "nosniff")
     response.headers.setdefault("Referrer-Policy", "same-origin")
+    if request.endpoint == "static" and response.status_code in (200, 304):
+        version = request.args.get("v")
+        if version and version == asset_version(request.view_args["filename"]):
+            keep_for_a_year(response)
+        else:  # an unversioned link: check back each time (a cheap 304 when unchanged)
+            response.cache_control.no_cache = True
+            response.cache_control.max_age = None
     return response
 
 
@@ -112,7 +160,16 @@ def play() -> ResponseReturnValue:
 def leaderboard() -> ResponseReturnValue:
     """Pass rates with intervals, as a table and a chart, and the best judges."""
     board = stats.leaderboard(current_app.config["JUDGE_MIN_VERDICTS"])
-    return render_template("leaderboard.html", board=board)
+    return render_template("leaderboard.html", board=board, cfg=current_app.config)
+
+
+@bp.get("/leaderboard/board")
+def leaderboard_board() -> ResponseReturnValue:
+    """The leaderboard's figures alone, which the page fetches to refresh itself."""
+    board = stats.leaderboard(current_app.config["JUDGE_MIN_VERDICTS"])
+    response = current_app.make_response(render_template("_board.html", board=board))
+    response.cache_control.no_store = True
+    return response
 
 
 @bp.get("/api/leaderboard")
@@ -141,8 +198,7 @@ def vendor(name: str) -> ResponseReturnValue:
         abort(404)
     response = send_from_directory(current_app.config["VENDOR_DIR"], name, max_age=86400)
     if request.args.get("v") and request.args["v"] == client_version():
-        response.cache_control.max_age = 365 * 86400  # versioned URL: safe to keep
-        response.cache_control.immutable = True
+        keep_for_a_year(response)
     return response
 
 

@@ -79,6 +79,7 @@ def settings(tmp_path, machine, migrated_db) -> dict[str, Any]:
         "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / 'arena.sqlite'}",
         "BOT_DELAY_SCALE": 0.001,
         "MATCH_WAIT_SECONDS": 0.05,
+        "RECONNECT_GRACE_SECONDS": 0.05,  # a dropped player is gone almost at once
         "GAME_SECONDS": 30,
         "BOT_SHARE": 0.5,
         "MACHINES": [machine],

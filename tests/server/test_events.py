@@ -168,6 +168,7 @@ def test_a_verdict_needs_a_game_of_ones_own(app, new_player):
 
 
 def test_a_judge_may_give_the_verdict_after_reconnecting(app, new_player):
+    app.config["RECONNECT_GRACE_SECONDS"] = 0  # back too late: the game ended (tests/server/test_resume.py)
     judge = new_player()
     game = judge.play()
     judge.sio.disconnect()
