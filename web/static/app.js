@@ -88,6 +88,8 @@
       clearInterval(state.clock);
       state.clock = setInterval(tick, 250);
       tick();
+      show($("timer").parentElement, true);
+      show($("tips"), false);
       show($("composer"), true);
       show($("decide-row"), true);
       show($("report"), true);
