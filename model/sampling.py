@@ -25,16 +25,18 @@ def penalise_repeats(logits: np.ndarray, seen: list[set[int]], penalty: float) -
 
 def sample(logits: np.ndarray, config: SamplingConfig, rng: np.random.Generator,
            banned: np.ndarray | None = None, seen: list[set[int]] | None = None) -> np.ndarray:
-    """One token id per row of `logits` (B, V). `banned` ids are never drawn."""
-    logits = logits.astype(np.float64)
+    """One token id per row of `logits` (B, V). `banned` ids are never drawn.
+
+    The top-k cut comes first, so the rest of the work is on k columns, not V."""
+    logits = np.array(logits, dtype=np.float32)
     if banned is not None and len(banned):
         logits[:, banned] = -np.inf
     if seen is not None:
         logits = penalise_repeats(logits, seen, config.repetition_penalty)
-    logits = logits / max(config.temperature, 1e-6)
     k = min(config.top_k, logits.shape[1]) if config.top_k > 0 else logits.shape[1]
-    top = np.argpartition(-logits, k - 1, axis=1)[:, :k]
-    top_logits = np.take_along_axis(logits, top, axis=1)
+    top = np.argpartition(-logits, k - 1, axis=1)[:, :k] if k < logits.shape[1] else np.tile(
+        np.arange(k), (len(logits), 1))
+    top_logits = np.take_along_axis(logits, top, axis=1).astype(np.float64) / max(config.temperature, 1e-6)
     order = np.argsort(-top_logits, axis=1)
     top, top_logits = np.take_along_axis(top, order, axis=1), np.take_along_axis(top_logits, order, axis=1)
     probs = np.exp(top_logits - top_logits[:, :1])
