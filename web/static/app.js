@@ -202,11 +202,7 @@
       $("reveal").scrollIntoView({ block: "start" });
     });
 
-    socket.on("error", (e) => {
-      notice(e.message);
-      state.judging = false;
-      $("verdict-send").disabled = false;
-    });
+    socket.on("error", (e) => notice(e.message));
 
     $("message").addEventListener("input", () => {
       notice("");
@@ -262,7 +258,11 @@
       const form = new FormData($("verdict"));
       socket.emit("verdict", { game_id: state.gameId, guess: form.get("guess"),
                                confidence: Number(form.get("confidence")),
-                               reason: String(form.get("reason") || "") });
+                               reason: String(form.get("reason") || "") }, (ack) => {
+        if (ack && ack.ok) return;  // the reveal follows
+        state.judging = false;  // refused (the `error` event says why): it may be sent again
+        $("verdict-send").disabled = false;
+      });
     });
 
     $("report-form").addEventListener("submit", (e) => {
