@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import threading
-from dataclasses import replace
 from pathlib import Path
 from typing import Sequence
 
@@ -125,13 +124,6 @@ class Bot:
                 break
             hidden, states = net.step(tokens, states)
         return [self.tokenizer.decode(ids) for ids in generated]
-
-    def with_sampling(self, **changes) -> "Bot":
-        """A copy that samples differently (shares the loaded weights)."""
-        clone = object.__new__(Bot)
-        clone.__dict__.update(self.__dict__)
-        clone.sampling = replace(self.sampling, **changes)
-        return clone
 
 
 def load_bot(path: str | Path | None = None, seed: int | None = None) -> Bot:

@@ -1,3 +1,5 @@
+from dataclasses import replace
+
 import pytest
 
 from model.tokenizer import GLUE
@@ -42,7 +44,8 @@ def test_a_reply_never_copies_the_partners_last_message(bot, monkeypatch):
 
 def test_a_long_reply_is_cut_at_a_word_boundary(bot, monkeypatch):
     monkeypatch.setattr(bot, "generate", lambda prompts: ["word " * 100] * len(prompts))
-    reply = bot.with_sampling(max_chars=42).reply([("other", "talk to me")])
+    bot.sampling = replace(bot.sampling, max_chars=42)
+    reply = bot.reply([("other", "talk to me")])
     assert len(reply) <= 42 and reply.endswith("word")
 
 
