@@ -14,9 +14,10 @@ from flask import Flask
 from flask_migrate import Migrate
 from flask_socketio import SocketIO
 from flask_sqlalchemy import SQLAlchemy
-from sqlalchemy import MetaData
+from sqlalchemy import MetaData, event
 
 from .config import MIGRATIONS_DIR, WEB_DIR, Config, database_url
+from .transport import PollingGuard, buffer_size, guard_packets, socket_options
 
 # Named constraints let Alembic's SQLite batch mode alter tables later.
 db = SQLAlchemy(metadata=MetaData(naming_convention={
@@ -41,6 +42,15 @@ def _secret_key(instance_path: str) -> str:
         return f.read().strip()
 
 
+def _sqlite_pragmas(connection: Any, _record: Any) -> None:
+    """WAL: readers never block the writer; a busy writer is waited for, not an error;
+    FULL: a commit (so an acknowledged verdict) survives a crash and a power cut."""
+    cursor = connection.cursor()
+    for pragma in ("journal_mode=WAL", "busy_timeout=10000", "synchronous=FULL"):
+        cursor.execute(f"PRAGMA {pragma}")
+    cursor.close()
+
+
 def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     """Build the application from the environment, or from `test_config` on top of it."""
     app = Flask(__name__, instance_relative_config=True,
@@ -61,10 +71,17 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     from .arena import Arena
 
     db.init_app(app)
+    with app.app_context():
+        if db.engine.dialect.name == "sqlite":
+            event.listen(db.engine, "connect", _sqlite_pragmas)
     migrate.init_app(app, db)
-    socketio.init_app(app)
+    socketio.init_app(app, **socket_options(app.config))
+    guard_packets(socketio.server)
+    app.wsgi_app = PollingGuard(app.wsgi_app, buffer_size(app.config))
+    from . import admin
     from .routes import bp
 
     app.register_blueprint(bp)
+    app.register_blueprint(admin.bp)
     app.extensions["arena"] = Arena(app, socketio.server)
     return app

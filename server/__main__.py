@@ -2,14 +2,46 @@
 
 This is the development and `make run` entry point; the Procfile runs the same app
 under gunicorn for production.
+
+On SIGTERM (a deploy, `kill`) running games end cleanly: each person gets
+`game_over {reason: "server_restart"}` and the games are stored with that reason.
+Games a crash left open are closed with the same reason at the next start.
 """
 from __future__ import annotations
 
 import logging
+import signal
+import time
+from typing import Any
 
+from flask import Flask
 from flask_migrate import upgrade
 
 from . import create_app, socketio
+
+log = logging.getLogger("server")
+
+
+def stop_on_sigterm(app: Flask) -> None:
+    """End the games, let the news reach the browsers, then stop serving."""
+    def stop(signum: int, _frame: Any) -> None:
+        arena = app.extensions["arena"]
+        with app.app_context():
+            ended = arena.end_all()
+        log.info("%s: ended %d running game(s); stopping", signal.Signals(signum).name, ended)
+        drain(socketio.server)
+        arena.shutdown()
+        raise KeyboardInterrupt  # the server's serve_forever returns on it
+    signal.signal(signal.SIGTERM, stop)
+
+
+def drain(server: Any, timeout: float = 2.0) -> None:
+    """Wait (a little) until every socket's outgoing queue has been taken by its writer."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and any(
+            not sock.queue.empty() for sock in list(server.eio.sockets.values())):
+        time.sleep(0.01)
+    time.sleep(0.2)  # the writers' last send
 
 
 def main() -> None:
@@ -17,6 +49,10 @@ def main() -> None:
     app = create_app()
     with app.app_context():
         upgrade()
+        orphans = app.extensions["arena"].end_orphans()
+    if orphans:
+        log.info("closed %d game(s) left running by the last stop", orphans)
+    stop_on_sigterm(app)
     # Load the machines now: a missing model is reported at start-up, and the first
     # machine game does not wait for the model to load.
     names = [m.name for m in app.extensions["arena"].roster.all()]

@@ -22,12 +22,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from flask import Flask
-from sqlalchemy import or_, select
+from sqlalchemy import or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from . import db
 from .machines import Machine, Roster, timing_of
-from .models import HUMAN, MACHINE, Game, Message, Report, Verdict, utcnow
+from .models import HUMAN, MACHINE, SERVER_RESTART, Game, Message, Report, Verdict, utcnow
+from .replies import ReplyBatcher
 
 log = logging.getLogger(__name__)
 MAX_REASON_CHARS = 500
@@ -36,9 +37,20 @@ RECENT_EXITS = 50           # how human partners' games ended, for machines to i
 MIN_EXITS_TO_IMITATE = 10   # too few games tell nothing; machines then never leave early
 
 
+# Characters that show nothing or reorder what follows: C0/C1 controls other than white
+# space (which becomes one space), and the bidirectional overrides and isolates.
+INVISIBLE = dict.fromkeys(c for c in (*range(0x20), *range(0x7F, 0xA0), *range(0x202A, 0x202F),
+                                      *range(0x2066, 0x206A)) if not chr(c).isspace())
+
+
 def tidy(text: str) -> str:
-    """One line, single spaces: layout must not tell a person's message from a machine's."""
-    return " ".join(text.split())
+    """One line, single spaces, nothing invisible: layout must not tell a person's message
+    from a machine's. Text that is not valid Unicode (a lone surrogate) is refused."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        raise Rejected("bad_text", "The text is not valid Unicode.") from None
+    return " ".join(text.translate(INVISIBLE).split())
 
 
 def after_machine_streak(player_id: int, game_id: int, streak: int = 3) -> bool:
@@ -77,6 +89,7 @@ class Waiter:
     player_id: int
     since: float = field(default_factory=time.monotonic)
     to_machine: bool = False  # drawn for a machine game; never paired with a person
+    partner: Waiter | None = None  # paired with this person; the game is about to start
 
 
 @dataclass
@@ -116,10 +129,12 @@ class Arena:
         self.game_of: dict[str, int] = {}  # sid -> its current or latest game
         self.away: dict[int, Away] = {}  # player id -> the game they may come back to
         self.human_waits: deque[float] = deque(maxlen=RECENT_WAITS)
-        # For each judge of a person: seconds until the partner ended the game, or None.
-        self.partner_exits: deque[float | None] = deque(maxlen=RECENT_EXITS)
+        # For each judge of a person: (seconds, True) if the partner ended the game then,
+        # (seconds, False) if it ended otherwise (the judge, the clock): a censored stay.
+        self.partner_exits: deque[tuple[float, bool]] = deque(maxlen=RECENT_EXITS)
         self.closing = threading.Event()
         self.tasks: set[Any] = set()
+        self.replies = ReplyBatcher(app.config.get("REPLY_BATCHING", True))
 
     # -- plumbing ---------------------------------------------------------------------
 
@@ -133,8 +148,8 @@ class Arena:
     def later(self, delay: float, fn: Callable[..., None], *args: Any) -> None:
         """Run `fn(*args)` after `delay` seconds in a background task with an app context."""
         def task() -> None:
-            try:
-                if delay > 0 and self.closing.wait(delay):
+            try:  # every start, human or machine, goes this way: the same code, the same delay
+                if self.closing.wait(max(0.0, delay)):
                     return
                 if not self.closing.is_set():
                     with self.app.app_context():
@@ -152,6 +167,26 @@ class Arena:
                 live.done.set()
         for task in list(self.tasks):
             task.join(timeout)
+        self.replies.close()
+
+    def end_all(self, reason: str = SERVER_RESTART) -> int:
+        """End every running game now (the server is stopping): each person gets
+        `game_over {reason}`, and the games are stored with that reason, so the
+        statistics can count them apart. Returns how many games were ended."""
+        with self.lock:
+            ended = [live for live in list(self.live.values())
+                     if self._end(live, {0: reason, 1: reason}, reason)]
+        return len(ended)
+
+    def end_orphans(self) -> int:
+        """Close the games the database says are running but this arena does not run
+        (the last process was killed); returns how many. Call it at start-up."""
+        with self.lock:
+            result = db.session.execute(
+                update(Game).where(Game.ended_at.is_(None), Game.id.not_in(list(self.live)))
+                .values(ended_at=utcnow(), end_reason=SERVER_RESTART))
+            db.session.commit()
+        return result.rowcount
 
     # -- matchmaking ------------------------------------------------------------------
 
@@ -162,24 +197,41 @@ class Arena:
                 raise Rejected("already_waiting", "You are already waiting for a partner.")
             if self.game_of.get(sid) in self.live:
                 raise Rejected("in_game", "Finish the current game first.")
-            waiter = Waiter(sid, player_id)
+            waiter = self.waiting[sid] = Waiter(sid, player_id)
             self.emit("waiting", {}, sid)
-            if self.rng.random() < self.cfg("BOT_SHARE"):
-                waiter.to_machine = True
-                self.waiting[sid] = waiter
+            waiter.to_machine = self.rng.random() < self.cfg("BOT_SHARE")
+            if waiter.to_machine:
                 self.later(self.machine_start_wait(), self._start_machine_game, waiter, False)
+            else:
+                self._pair(waiter)
+
+    def _pair(self, waiter: Waiter) -> None:
+        """Pair a person with the longest-waiting other person, or start their fallback clock.
+
+        A paired game starts in a background task, as a machine game does when its wait is
+        over, so that even the milliseconds of a start say nothing about the partner."""
+        partner = next((w for w in self.waiting.values() if not w.to_machine and w.partner is None
+                        and w.player_id != waiter.player_id), None)
+        if partner is None:
+            self.later(self.fallback_wait(), self._start_machine_game, waiter, True)
+            return
+        partner.partner, waiter.partner = waiter, partner
+        now = time.monotonic()
+        self.human_waits.extend([now - partner.since, now - waiter.since])
+        self.later(0, self._start_human_game, partner, waiter)
+
+    def _start_human_game(self, first: Waiter, second: Waiter) -> None:
+        with self.lock:
+            here = [w for w in (first, second) if self.waiting.get(w.sid) is w]
+            if len(here) < 2:  # one of them left meanwhile: the other looks again
+                for waiter in here:
+                    waiter.partner = None
+                    self._pair(waiter)
                 return
-            partner = next((w for w in self.waiting.values()
-                            if not w.to_machine and w.player_id != player_id), None)
-            if partner is None:
-                self.waiting[sid] = waiter
-                self.later(self.fallback_wait(), self._start_machine_game, waiter, True)
-                return
-            del self.waiting[partner.sid]
-            now = time.monotonic()
-            self.human_waits.extend([now - partner.since, now - waiter.since])
-            self._start(HUMAN, [Seat(partner.sid, partner.player_id),
-                                Seat(waiter.sid, waiter.player_id)], None, False, now - partner.since)
+            del self.waiting[first.sid], self.waiting[second.sid]
+            self._start(HUMAN, [Seat(first.sid, first.player_id),
+                                Seat(second.sid, second.player_id)], None, False,
+                        time.monotonic() - first.since)
 
     def machine_start_wait(self) -> float:
         """A wait drawn from recent human match waits, so the wait gives nothing away."""
@@ -197,7 +249,7 @@ class Arena:
     def _start_machine_game(self, waiter: Waiter, fallback: bool) -> None:
         machines = self.roster.all()  # may load the model: outside the lock
         with self.lock:
-            if self.waiting.get(waiter.sid) is not waiter:
+            if self.waiting.get(waiter.sid) is not waiter or waiter.partner is not None:
                 return  # left, or paired with a person meanwhile
             del self.waiting[waiter.sid]
             if not machines:
@@ -209,11 +261,27 @@ class Arena:
             machine = self.rng.choice(machines)  # each machine game draws one, uniformly
             live = self._start(MACHINE, [Seat(waiter.sid, waiter.player_id), Seat(machine=machine)],
                                machine.name, fallback, time.monotonic() - waiter.since)
-            exits = list(self.partner_exits)
-            if len(exits) >= MIN_EXITS_TO_IMITATE:
-                leave_at = self.rng.choice(exits)
-                if leave_at is not None:
-                    self.later(leave_at, self._machine_leaves, live)
+            leave_at = self.machine_leave_time()
+            if leave_at is not None:
+                self.later(leave_at, self._machine_leaves, live)
+
+    def machine_leave_time(self) -> float | None:
+        """When a machine ends its game, drawn as people's partners recently did, or None.
+
+        A partner who was still there when the judge ended the game (or the clock did)
+        would have left later or never: such a stay is censored, so the draw is from the
+        Kaplan-Meier estimate of how long partners stay. Drawing from the exits alone
+        would make machines leave more often, and earlier, than people do."""
+        stays = sorted(self.partner_exits, key=lambda stay: (stay[0], not stay[1]))
+        if len(stays) < MIN_EXITS_TO_IMITATE:
+            return None
+        u, survival = self.rng.random(), 1.0
+        for at_risk, (seconds, left) in zip(range(len(stays), 0, -1), stays):
+            if left:
+                survival *= 1 - 1 / at_risk
+                if 1 - survival >= u:
+                    return seconds
+        return None
 
     def _start(self, kind: str, seats: list[Seat], bot_name: str | None, fallback: bool,
                waited: float) -> Live:
@@ -293,7 +361,7 @@ class Arena:
             history = [("self" if i == me else "other", t) for i, t in live.history]
         began = time.monotonic()
         try:
-            text = machine.reply(history)
+            text = self.replies.reply(machine, history)
             text = tidy(str(text))[: self.cfg("MAX_CHARS")].rstrip()
             if not text:
                 raise ValueError("empty reply")
@@ -390,11 +458,9 @@ class Arena:
             game.ended_at, game.end_reason = utcnow(), why
             db.session.commit()
             if all(seat.machine is None for seat in live.seats):
+                stayed = time.monotonic() - live.started
                 for judge in (0, 1):  # the judge whose partner ended it saw an exit
-                    if ender is None:
-                        self.partner_exits.append(None)
-                    elif judge != ender:
-                        self.partner_exits.append(time.monotonic() - live.started)
+                    self.partner_exits.append((stayed, ender is not None and judge != ender))
             for i, reason in reasons.items():
                 seat = live.seats[i]
                 self.emit("game_over", {"reason": reason}, seat.sid)
@@ -409,7 +475,8 @@ class Arena:
         """The game a verdict or report is about: the one named, or this connection's latest."""
         if game_id is None:
             game_id = self.game_of.get(sid)
-        game = db.session.get(Game, game_id) if type(game_id) is int else None
+        valid = type(game_id) is int and 0 < game_id < 2**63  # what SQLite can hold
+        game = db.session.get(Game, game_id) if valid else None
         if game is None or game.seat_of(player_id) is None:
             raise Rejected("no_game", "There is no game of yours to judge.")
         return game
@@ -424,7 +491,7 @@ class Arena:
             raise Rejected("bad_confidence", "confidence must be a number from 0 to 100.")
         if reason is not None and not isinstance(reason, str):
             raise Rejected("bad_reason", "reason must be text.")
-        reason = (reason or "").strip() or None
+        reason = tidy(reason or "") or None
         if reason is not None and len(reason) > MAX_REASON_CHARS:
             raise Rejected("reason_too_long", f"A reason is at most {MAX_REASON_CHARS} characters.")
         with self.lock:
@@ -452,8 +519,10 @@ class Arena:
     def report(self, sid: str, player_id: int, data: dict) -> None:
         """Store an abuse report about the reporter's game, for the moderators' export."""
         text = data.get("text")
+        text = tidy(text) if isinstance(text, str) else text
         if text is not None and (not isinstance(text, str) or len(text) > MAX_REASON_CHARS):
             raise Rejected("bad_report", f"A report is text of at most {MAX_REASON_CHARS} characters.")
+        text = text or None
         with self.lock:
             game = self._judged_game(sid, player_id, data.get("game_id"))
             db.session.add(Report(game_id=game.id, reporter_id=player_id, text=text))

@@ -30,6 +30,45 @@ def _number(env: Mapping[str, str], name: str, default: float, lo: float, hi: fl
     return value
 
 
+def _rates(env: Mapping[str, str], name: str, default: str) -> dict[str, tuple[int, float]]:
+    """`event=COUNT/SECONDS,...`: at most COUNT events at once, COUNT more per SECONDS."""
+    raw = env.get(name, "").strip() or default
+    rates = {}
+    for part in raw.split(","):
+        try:
+            event, rate = part.split("=")
+            count, seconds = rate.split("/")
+            rates[event.strip()] = (int(count), float(seconds))
+        except ValueError:
+            raise ValueError(f"{name}={raw!r}: write event=COUNT/SECONDS, comma-separated") from None
+        if rates[event.strip()][0] < 1 or rates[event.strip()][1] <= 0:
+            raise ValueError(f"{name}={raw!r}: COUNT must be at least 1 and SECONDS above 0")
+    return rates
+
+
+def _origins(env: Mapping[str, str]) -> list[str] | None:
+    """Pages on other sites allowed to open our socket; None means this site only."""
+    raw = env.get("CORS_ORIGINS", "").strip()
+    if not raw:
+        return None
+    origins = [o.strip().rstrip("/") for o in raw.split(",") if o.strip()]
+    if "*" in origins:
+        raise ValueError("CORS_ORIGINS='*' would let any site's page play as its visitors; "
+                         "list the origins (scheme://host[:port]), comma-separated")
+    return origins
+
+
+def _names(env: Mapping[str, str], name: str, known: tuple[str, ...]) -> tuple[str, ...] | None:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return None
+    names = tuple(n.strip().lower() for n in raw.split(",") if n.strip())
+    unknown = sorted(set(names) - set(known))
+    if unknown or not names:
+        raise ValueError(f"{name}={raw!r}: choose from {', '.join(known)}")
+    return names
+
+
 def database_url(raw: str | None, instance_path: str) -> str:
     """`DATABASE_URL`, or SQLite in the instance folder; accepts Heroku-style postgres://."""
     if not raw:
@@ -60,8 +99,17 @@ class Config:
         self.DATABASE_URL = env.get("DATABASE_URL") or None
         self.HOST = env.get("HOST") or "127.0.0.1"
         self.PORT = _number(env, "PORT", 5000, 1, 65535, int)
-        # None means "the shipped machines" (GRU + ELIZA), built lazily on first use.
-        self.MACHINES = None
+        # None means "the shipped machines" (GRU + ELIZA), built lazily on first use;
+        # MACHINES=eliza plays ELIZA alone (tests, a deployment without the model).
+        self.MACHINES = _names(env, "MACHINES", ("gru", "eliza"))
+        # Concurrent machine replies are generated together in one batched pass (0: each alone).
+        self.REPLY_BATCHING = bool(_number(env, "REPLY_BATCHING", 1, 0, 1, int))
+        # Abuse: per player, each event kind has a burst and a refill rate; a player refused
+        # RATE_STRIKES times within a minute is disconnected.
+        self.RATE_LIMITS = _rates(env, "RATE_LIMITS", "find_game=5/10,chat=10/10,typing=10/10")
+        self.RATE_STRIKES = _number(env, "RATE_STRIKES", 10, 1, 10_000, int)
+        self.CORS_ORIGINS = _origins(env)
+        self.MAX_CONTENT_LENGTH = 64 * 1024  # forms are a nickname; nothing needs more
         self.VENDOR_DIR = str(VENDOR_DIR)
         self.SESSION_COOKIE_SAMESITE = "Lax"
         self.PERMANENT_SESSION_LIFETIME = 365 * 24 * 3600

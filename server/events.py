@@ -10,25 +10,63 @@ import logging
 from typing import Any
 
 from flask import current_app, request, session
-from flask_socketio import ConnectionRefusedError, emit
+from flask_socketio import ConnectionRefusedError, disconnect, emit
 
 from . import db, socketio
 from .arena import Arena, Rejected
 from .models import Player
+from .ratelimit import RateLimiter
 
 log = logging.getLogger(__name__)
 OK = {"ok": True}
+# The fields each client event may carry. Anything else is refused, so a client's typo
+# is caught at once instead of being silently ignored.
+FIELDS = {
+    "find_game": frozenset(),
+    "chat": frozenset({"text"}),
+    "typing": frozenset(),
+    "verdict": frozenset({"guess", "confidence", "reason", "game_id"}),
+    "report": frozenset({"text", "game_id"}),
+}
+
+
+class Abusive(Rejected):
+    """A refusal after which the connection is closed: the client floods on purpose."""
 
 
 def arena() -> Arena:
     return current_app.extensions["arena"]
 
 
-def _payload(data: Any) -> dict:
+def limiter() -> RateLimiter:
+    limits = current_app.extensions.get("rate_limiter")
+    if limits is None:  # one per application, made on first use
+        limits = current_app.extensions.setdefault("rate_limiter", RateLimiter(
+            current_app.config["RATE_LIMITS"], current_app.config["RATE_STRIKES"]))
+    return limits
+
+
+def _limit(event: str) -> None:
+    """Refuse an event over the player's rate; disconnect a player who keeps flooding."""
+    status = limiter().check(session["player_id"], event)
+    if status == "limited":
+        raise Rejected("rate_limited", "Too many messages at once: please slow down.")
+    if status == "abusive":
+        raise Abusive("rate_limited", "Too many messages: you have been disconnected.")
+
+
+def _payload(event: str, args: tuple) -> dict:
+    """The event's single argument: a JSON object with the event's fields only."""
+    _limit(event)
+    data = args[0] if len(args) == 1 else None if not args else ()
     if data is None:
-        return {}
+        data = {}
     if not isinstance(data, dict):
-        raise Rejected("bad_payload", "Send a JSON object.")
+        raise Rejected("bad_payload", "Send one JSON object.")
+    unknown = sorted(str(key)[:40] for key in data if key not in FIELDS[event])
+    if unknown:
+        raise Rejected("bad_payload", f"{event} has no field {unknown[0]!r}; "
+                                      f"it takes {', '.join(sorted(FIELDS[event])) or 'none'}.")
     return data
 
 
@@ -50,41 +88,49 @@ def on_disconnect(*_: Any) -> None:
 
 
 @socketio.on("find_game")
-def on_find_game(data: Any = None) -> dict:
+def on_find_game(*args: Any) -> dict:
     """Client asks to play -> `waiting` now, `game_started` once paired."""
-    _payload(data)
+    _payload("find_game", args)
     arena().find_game(request.sid, session["player_id"])
     return OK
 
 
 @socketio.on("chat")
-def on_chat(data: Any = None) -> dict:
+def on_chat(*args: Any) -> dict:
     """Client sends `{text}` in turn -> the partner receives `chat {text}`."""
-    arena().chat(request.sid, _payload(data).get("text"))
+    arena().chat(request.sid, _payload("chat", args).get("text"))
     return OK
 
 
 @socketio.on("typing")
-def on_typing(data: Any = None) -> dict:
+def on_typing(*args: Any) -> dict:
     """Client is typing -> the partner receives one `partner_typing` per turn."""
-    _payload(data)
+    _payload("typing", args)
     arena().typing(request.sid)
     return OK
 
 
 @socketio.on("verdict")
-def on_verdict(data: Any = None) -> dict:
-    """Judge sends `{guess, confidence, reason?}` -> stored, then `reveal` to the judge."""
-    reveal = arena().verdict(request.sid, session["player_id"], _payload(data))
+def on_verdict(*args: Any) -> dict:
+    """Judge sends `{guess, confidence, reason?, game_id?}` -> committed, then `reveal`."""
+    reveal = arena().verdict(request.sid, session["player_id"], _payload("verdict", args))
     emit("reveal", reveal)
     return OK
 
 
 @socketio.on("report")
-def on_report(data: Any = None) -> dict:
-    """Player reports abuse in their game `{text?}` -> stored for the moderators."""
-    arena().report(request.sid, session["player_id"], _payload(data))
+def on_report(*args: Any) -> dict:
+    """Player reports abuse in their game `{text?, game_id?}` -> stored for the moderators."""
+    arena().report(request.sid, session["player_id"], _payload("report", args))
     return OK
+
+
+@socketio.on("*")
+def on_unknown(event: Any, *args: Any) -> dict:
+    """Any other event -> `error {code: "unknown_event"}`; each counts as a strike."""
+    if limiter().strike(session["player_id"]) == "abusive":
+        raise Abusive("rate_limited", "Too many unknown events: you have been disconnected.")
+    raise Rejected("unknown_event", f"There is no event {str(event)[:40]!r}.")
 
 
 @socketio.on_error_default
@@ -92,6 +138,9 @@ def on_error(exc: Exception) -> dict:
     """Refusals and unexpected failures alike answer with `error`; the socket stays open."""
     if isinstance(exc, Rejected):
         emit("error", exc.to_dict())
+        if isinstance(exc, Abusive):
+            log.warning("player %s disconnected for flooding", session.get("player_id"))
+            disconnect()
         return {"ok": False, "code": exc.code}
     log.error("socket event %s failed", getattr(request, "event", {}).get("message"), exc_info=exc)
     db.session.rollback()

@@ -11,6 +11,7 @@ import logging
 import random
 import threading
 from collections.abc import Callable, Sequence
+from functools import partial
 from typing import Protocol
 
 from .eliza import Eliza
@@ -45,8 +46,12 @@ class HumanlikeTiming:
         return self.BASE_SECONDS, self.SECONDS_PER_CHAR * len(reply_text)
 
 
-def load_default_machines() -> list[Machine]:
-    """The GRU model and ELIZA; ELIZA alone, with a warning, if `model` cannot load."""
+def load_default_machines(names: Sequence[str] = ("gru", "eliza")) -> list[Machine]:
+    """The GRU model and ELIZA; ELIZA alone, with a warning, if `model` cannot load.
+
+    `names` picks some of them (the MACHINES setting): ("eliza",) never loads the model."""
+    if "gru" not in names:
+        return [Eliza(timing=HumanlikeTiming())]
     try:
         from model import load_bot  # imported here: it is slow and may not exist yet
         gru = load_bot()
@@ -55,14 +60,16 @@ def load_default_machines() -> list[Machine]:
                     "paced by the fallback timing (1 s + 0.3 s per character).",
                     type(exc).__name__, exc)
         return [Eliza(timing=HumanlikeTiming())]
-    return [gru, Eliza(timing=gru.timing)]
+    return [gru, Eliza(timing=gru.timing)] if "eliza" in names else [gru]
 
 
 class Roster:
     """The machines one application plays with, built once, on first use, thread-safely."""
 
-    def __init__(self, machines: Sequence[Machine] | None = None,
+    def __init__(self, machines: Sequence[Machine] | Sequence[str] | None = None,
                  factory: Callable[[], list[Machine]] = load_default_machines) -> None:
+        if machines and all(isinstance(m, str) for m in machines):  # names: built on first use
+            factory, machines = partial(load_default_machines, tuple(machines)), None
         self._machines = list(machines) if machines is not None else None
         self._factory = factory
         self._lock = threading.Lock()

@@ -13,6 +13,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from . import db
 
 HUMAN, MACHINE = "human", "machine"
+SERVER_RESTART = "server_restart"  # a game's end reason when the server stopped or crashed
 
 
 def utcnow() -> datetime:

@@ -8,7 +8,6 @@ keep them for a year; a new deployment changes the link.
 from __future__ import annotations
 
 import hashlib
-import hmac
 import json
 import os
 from functools import lru_cache
@@ -27,10 +26,11 @@ from flask import (
     url_for,
 )
 from flask.typing import ResponseReturnValue
-from sqlalchemy import select, text
+from sqlalchemy import text
+from werkzeug.exceptions import HTTPException
 
 from . import db, stats
-from .models import Game, Player, Report
+from .models import Player
 
 bp = Blueprint("arena", __name__)
 NICKNAME_CHARS = 32
@@ -202,16 +202,9 @@ def vendor(name: str) -> ResponseReturnValue:
     return response
 
 
-@bp.get("/api/admin/export")
-def export() -> ResponseReturnValue:
-    """Every game with its messages and verdicts, and all reports; needs ADMIN_TOKEN."""
-    token = current_app.config["ADMIN_TOKEN"]
-    if not token:
-        abort(404)
-    given = request.headers.get("Authorization", "").removeprefix("Bearer ").strip()
-    if not hmac.compare_digest(given.encode(), token.encode()):
-        abort(401)
-    games = db.session.scalars(select(Game).order_by(Game.id)).all()
-    reports = db.session.scalars(select(Report).order_by(Report.id)).all()
-    return jsonify(games=[g.to_dict(with_messages=True) for g in games],
-                   reports=[r.to_dict() for r in reports])
+@bp.app_errorhandler(HTTPException)
+def http_error(error: HTTPException) -> ResponseReturnValue:
+    """Every HTTP error, a page or the API, answers `{error: {code, message}}` as JSON."""
+    code = (error.name or "error").lower().replace(" ", "_").replace("'", "")
+    body = {"error": {"code": code, "message": error.description or error.name}}
+    return jsonify(body), error.code or 500

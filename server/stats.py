@@ -6,6 +6,8 @@ against 50% (chance). Real people get the same row, as the yardstick. Games that
 ended without a verdict are counted apart: they are neither passes nor failures.
 As in the study, verdicts given after three machine games in a row are left out of
 the rates (such judges expect a machine) and only counted; judges' accuracy uses all.
+Games cut short because the server stopped (`server_restart`) are counted apart, and
+their verdicts left out of the rates: the judge did not get the whole conversation.
 """
 from __future__ import annotations
 
@@ -15,7 +17,7 @@ from scipy.stats import binomtest
 from sqlalchemy import case, func, select
 
 from . import db
-from .models import HUMAN, Game, Player, Verdict
+from .models import HUMAN, SERVER_RESTART, Game, Player, Verdict
 
 HUMANS = "Humans"
 
@@ -41,42 +43,51 @@ def proportion(successes: int, trials: int) -> Proportion:
 
 
 def _rate_row(name: str, judged_human: int, verdicts: int, mean_confidence: float | None,
-              games: int, unjudged: int) -> dict:
+              games: int, unjudged: int, interrupted: int) -> dict:
     p = proportion(judged_human, verdicts)
     return {"name": name, "verdicts": verdicts, "judged_human": judged_human,
             "pass_rate": p.rate, "ci_low": p.ci_low, "ci_high": p.ci_high,
             "p_value": p.p_value, "mean_confidence": mean_confidence,
-            "games": games, "games_without_verdict": unjudged}
+            "games": games, "games_without_verdict": unjudged, "games_interrupted": interrupted}
 
 
 def leaderboard(min_judge_verdicts: int) -> dict:
     """Rows for each machine and for humans, and judges ranked by accuracy."""
     said_human = func.sum(case((Verdict.guess == HUMAN, 1), else_=0))
+    cut_short = Game.end_reason == SERVER_RESTART
+    whole = Game.end_reason.is_distinct_from(SERVER_RESTART)  # NULL-safe: a running game too
     verdict_rows = db.session.execute(
         select(Verdict.partner_kind, Verdict.bot_name, func.count(), said_human,
                func.avg(Verdict.confidence))
-        .where(Verdict.after_machine_streak.is_(False))
+        .join(Game, Verdict.game_id == Game.id)
+        .where(Verdict.after_machine_streak.is_(False), whole)
         .group_by(Verdict.partner_kind, Verdict.bot_name)).all()
     excluded = db.session.scalar(
         select(func.count()).select_from(Verdict).where(Verdict.after_machine_streak))
+    excluded_restart = db.session.scalar(
+        select(func.count()).select_from(Verdict).join(Game, Verdict.game_id == Game.id)
+        .where(cut_short))
     game_rows = db.session.execute(
-        select(Game.kind, Game.bot_name, func.count(),
-               func.sum(case((~Game.verdicts.any(), 1), else_=0)))
+        select(Game.kind, Game.bot_name, func.sum(case((whole, 1), else_=0)),
+               func.sum(case((~Game.verdicts.any() & whole, 1), else_=0)),
+               func.sum(case((cut_short, 1), else_=0)))
         .where(Game.ended_at.is_not(None))
         .group_by(Game.kind, Game.bot_name)).all()
 
-    # (kind, bot) -> [judged human, verdicts, mean confidence, finished games, unjudged games]
+    # (kind, bot) -> [judged human, verdicts, mean confidence, finished games, unjudged games,
+    #                 games cut short by a server restart]
     tally: dict[tuple[str, str | None], list] = {}
     for kind, bot, n, human, confidence in verdict_rows:
-        tally[(kind, bot)] = [int(human), n, round(float(confidence), 1), 0, 0]
-    for kind, bot, n, unjudged in game_rows:
-        row = tally.setdefault((kind, bot), [0, 0, None, 0, 0])
-        row[3:] = [n, int(unjudged or 0)]
-    humans = _rate_row(HUMANS, *tally.pop((HUMAN, None), [0, 0, None, 0, 0]))
+        tally[(kind, bot)] = [int(human), n, round(float(confidence), 1), 0, 0, 0]
+    for kind, bot, n, unjudged, interrupted in game_rows:
+        row = tally.setdefault((kind, bot), [0, 0, None, 0, 0, 0])
+        row[3:] = [int(n or 0), int(unjudged or 0), int(interrupted or 0)]
+    humans = _rate_row(HUMANS, *tally.pop((HUMAN, None), [0, 0, None, 0, 0, 0]))
     bots = sorted((_rate_row(bot or "?", *row) for (_, bot), row in tally.items()),
                   key=lambda r: (-(r["pass_rate"] or -1), r["name"]))
     return {"bots": bots, "humans": humans, "judges": judges(min_judge_verdicts),
-            "min_judge_verdicts": min_judge_verdicts, "excluded_after_machine_streak": excluded}
+            "min_judge_verdicts": min_judge_verdicts, "excluded_after_machine_streak": excluded,
+            "excluded_server_restart": excluded_restart}
 
 
 def judges(min_verdicts: int) -> list[dict]:

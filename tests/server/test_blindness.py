@@ -87,13 +87,13 @@ def test_a_partner_who_gives_a_verdict_looks_like_one_who_leaves(app, new_player
 
 def test_machines_leave_early_as_often_as_people_recently_did(app, arena, new_player):
     app.config.update(BOT_SHARE=1.0)
-    arena.partner_exits.extend([0.0] * MIN_EXITS_TO_IMITATE)  # every recent partner left at once
+    arena.partner_exits.extend([(0.0, True)] * MIN_EXITS_TO_IMITATE)  # every partner left at once
     judge = new_player()
     judge.play()
     assert judge.wait_for("game_over") == {"reason": "partner_left"}
 
     arena.partner_exits.clear()
-    arena.partner_exits.extend([None] * MIN_EXITS_TO_IMITATE)  # nobody left early
+    arena.partner_exits.extend([(300.0, False)] * MIN_EXITS_TO_IMITATE)  # nobody left early
     judge = new_player()
     game = judge.play()
     if game["you_first"]:
@@ -109,7 +109,9 @@ def test_human_games_record_how_partners_ended_them(app, arena, new_player):
     a.wait_for("waiting")
     b.emit("find_game")
     a.wait_for("game_over")
-    assert list(arena.partner_exits) == [None, None]  # time ran out: nobody left early
+    b.wait_for("game_over")
+    assert [left for _, left in arena.partner_exits] == [False, False]  # time ran out
+    b.wait_for("game_started")  # the first game's
     app.config["GAME_SECONDS"] = 30
     a.emit("find_game")
     a.wait_for("waiting")
@@ -117,7 +119,24 @@ def test_human_games_record_how_partners_ended_them(app, arena, new_player):
     b.wait_for("game_started")
     b.sio.disconnect()
     a.wait_for("game_over")
-    assert len(arena.partner_exits) == 3 and arena.partner_exits[-1] >= 0  # only a saw an exit
+    # b left: a saw an exit; b's own stay ended by b's leaving says nothing of a's.
+    assert sorted(left for _, left in list(arena.partner_exits)[2:]) == [False, True]
+
+
+@pytest.mark.parametrize("stays, expected", [
+    ([(5.0, True)] * 10, 1.0),                        # every partner left at 5 s
+    ([(300.0, False)] * 10, 0.0),                     # nobody left before the end
+    ([(5.0, True)] * 5 + [(300.0, False)] * 5, 0.5),  # half left
+    # Half the judges ended the game themselves at 1 s, half saw the partner leave at 2 s:
+    # a partner still there at 1 s was sure to leave at 2 s, so machines always leave.
+    ([(1.0, False)] * 5 + [(2.0, True)] * 5, 1.0),
+])
+def test_machines_leave_with_the_kaplan_meier_estimate_of_partner_stays(arena, stays, expected):
+    arena.partner_exits.extend(stays)
+    draws = [arena.machine_leave_time() for _ in range(4000)]
+    left = [d for d in draws if d is not None]
+    assert len(left) / len(draws) == pytest.approx(expected, abs=0.03)
+    assert all(d in {s for s, ended in stays if ended} for d in left)
 
 
 def test_machine_games_start_after_a_wait_drawn_from_recent_human_waits(app, arena):

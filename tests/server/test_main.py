@@ -15,12 +15,14 @@ def test_main_upgrades_the_database_then_serves_and_prints_the_url(monkeypatch, 
     monkeypatch.setenv("PORT", "5123")
     monkeypatch.setenv("SECRET_KEY", "x")
     monkeypatch.setitem(sys.modules, "model", None)  # the model is not importable yet
-    served = {}
+    served, handlers = {}, {}
     monkeypatch.setattr(entry.socketio, "run", lambda app, **kw: served.update(kw, app=app))
+    monkeypatch.setattr(entry.signal, "signal", lambda signum, fn: handlers.update({signum: fn}))
     entry.main()
     assert (served["host"], served["port"]) == ("127.0.0.1", 5123)
     assert "http://127.0.0.1:5123/" in capsys.readouterr().out
     assert "ELIZA only" in caplog.text  # a clear warning, and the server still starts
+    assert entry.signal.SIGTERM in handlers  # games end cleanly on SIGTERM (test_durability.py)
     engine = create_engine(url)
     assert {"player", "game", "message", "verdict", "report"} <= set(inspect(engine).get_table_names())
     engine.dispose()

@@ -37,11 +37,12 @@ def test_no_verdicts_means_no_rate_rather_than_zero():
     assert stats.proportion(0, 0) == stats.Proportion(0, 0, None, None, None, None)
 
 
-def add_game(judges, kind, bot=None, guesses=(), confidence=50, ended=True, streak=False):
+def add_game(judges, kind, bot=None, guesses=(), confidence=50, ended=True, streak=False,
+             why=None):
     """A finished game with the given judges' guesses (None for no verdict)."""
     game = Game(kind=kind, bot_name=bot, player1_id=judges[0].id,
                 player2_id=judges[1].id if kind == "human" else None,
-                ended_at=utcnow() if ended else None)
+                ended_at=utcnow() if ended else None, end_reason=why)
     db.session.add(game)
     db.session.flush()
     for judge, guess in zip(judges, guesses, strict=False):  # fewer guesses: no verdict
@@ -67,6 +68,9 @@ def board(app):
         add_game([ann, bob], "human", None, ["human", "machine"], confidence=70)
         add_game([bob, cy], "human", None, [None, None])
         add_game([cy], "machine", "ELIZA", ["human"], streak=True)  # left out of the rates
+        # Cut short by a server restart: counted apart, the verdict left out of the rates.
+        add_game([ann], "machine", "ELIZA", ["human"], why="server_restart")
+        add_game([ann, cy], "human", None, [None, None], why="server_restart")
         yield stats.leaderboard(min_judge_verdicts=2)
 
 
@@ -76,7 +80,8 @@ def test_each_machine_gets_its_pass_rate_interval_and_p_value(board):
         "name": "ELIZA", "verdicts": 4, "judged_human": 1, "pass_rate": 0.25,
         "ci_low": pytest.approx(0.0456, abs=5e-5), "ci_high": pytest.approx(0.6994, abs=5e-5),
         "p_value": pytest.approx(0.625), "mean_confidence": 40.0,
-        "games": 6, "games_without_verdict": 1}  # games: every finished one, judged or not
+        "games": 6, "games_without_verdict": 1,  # games: every finished one, judged or not
+        "games_interrupted": 1}
     assert [row["name"] for row in board["bots"]] == ["gru v1", "ELIZA"]  # best pass rate first
     gru = board["bots"][0]
     assert (gru["verdicts"], gru["judged_human"], gru["pass_rate"], gru["p_value"]) == \
@@ -87,22 +92,28 @@ def test_verdicts_after_three_machine_games_in_a_row_are_only_counted(board):
     assert board["excluded_after_machine_streak"] == 1  # ELIZA's row above still has 4 verdicts
 
 
+def test_games_cut_short_by_a_server_restart_are_counted_apart(board):
+    assert board["excluded_server_restart"] == 1
+    assert board["humans"]["games_interrupted"] == 1 and board["humans"]["games"] == 2
+
+
 def test_people_get_the_same_row_from_both_judges_of_a_game(board):
     assert board["humans"] == {
         "name": "Humans", "verdicts": 2, "judged_human": 1, "pass_rate": 0.5,
         "ci_low": pytest.approx(wilson(1, 2)[0]), "ci_high": pytest.approx(wilson(1, 2)[1]),
         "p_value": pytest.approx(1.0), "mean_confidence": 70.0,
-        "games": 2, "games_without_verdict": 1}
+        "games": 2, "games_without_verdict": 1, "games_interrupted": 1}
 
 
 def test_judges_are_ranked_by_accuracy_above_the_minimum(board):
     # ann: ELIZA human (wrong), ELIZA machine (right), gru human (wrong), person human (right)
     # bob: ELIZA machine (right), person machine (wrong)
+    #      and ELIZA human in a game cut short (wrong)
     # cy: ELIZA machine (right), gru human (wrong), ELIZA human after a streak (wrong): 1 of 3
     rows = [(j["rank"], j["name"], j["verdicts"], j["correct"], j["accuracy"]) for j in board["judges"]]
     # Equal accuracy: more verdicts first.
-    assert rows == [(1, "ann", 4, 2, 0.5), (2, "bob", 2, 1, 0.5), (3, "anonymous #3", 3, 1, 1 / 3)]
-    assert board["judges"][0]["ci_low"] == pytest.approx(wilson(2, 4)[0])
+    assert rows == [(1, "bob", 2, 1, 0.5), (2, "ann", 5, 2, 0.4), (3, "anonymous #3", 3, 1, 1 / 3)]
+    assert board["judges"][1]["ci_low"] == pytest.approx(wilson(2, 5)[0])
 
 
 def test_judges_below_the_minimum_are_left_out(app, board):
