@@ -83,5 +83,8 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
 
     app.register_blueprint(bp)
     app.register_blueprint(admin.bp)
+    from .session_routes import bp as sessions_bp
+
+    app.register_blueprint(sessions_bp)
     app.extensions["arena"] = Arena(app, socketio.server)
     return app

@@ -62,6 +62,17 @@ def after_machine_streak(player_id: int, game_id: int, streak: int = 3) -> bool:
     return len(kinds) == streak and all(kind == MACHINE for kind in kinds)
 
 
+def _may_meet(a: Any, b: Any) -> bool:
+    """Open-game players meet each other; in a session, a judge meets a witness."""
+    if a is None or b is None:
+        return a is b
+    return a.session_id == b.session_id and a.judge != b.judge
+
+
+def _judges(scope: Any) -> bool:
+    return scope is None or scope.judge
+
+
 class Rejected(Exception):
     """A client event the rules refuse; it becomes an `error {code, message}` event."""
 
@@ -81,6 +92,7 @@ class Seat:
     player_id: int | None = None
     machine: Machine | None = None
     typing_shown: bool = False  # the partner already saw "typing" during this turn
+    judge: bool = True  # False for a session's witness, who never judges
 
 
 @dataclass
@@ -90,6 +102,7 @@ class Waiter:
     since: float = field(default_factory=time.monotonic)
     to_machine: bool = False  # drawn for a machine game; never paired with a person
     partner: Waiter | None = None  # paired with this person; the game is about to start
+    scope: Any = None  # a judging session's `sessions.Scope`; None in the open game
 
 
 @dataclass
@@ -100,6 +113,8 @@ class Live:
     started: float = field(default_factory=time.monotonic)
     history: list[tuple[int, str]] = field(default_factory=list)
     done: threading.Event = field(default_factory=threading.Event)
+    seconds: float = 0.0  # the game's length
+    scope: Any = None
 
     def index_of(self, sid: str) -> int:
         return 0 if self.seats[0].sid == sid else 1
@@ -132,6 +147,9 @@ class Arena:
         # For each judge of a person: (seconds, True) if the partner ended the game then,
         # (seconds, False) if it ended otherwise (the judge, the clock): a censored stay.
         self.partner_exits: deque[tuple[float, bool]] = deque(maxlen=RECENT_EXITS)
+        # The same two memories for each judging session (by id): sessions never mix.
+        self.session_memory: dict[int, tuple[deque[float], deque[tuple[float, bool]]]] = {}
+        self.in_session: dict[str, Any] = {}  # sid -> the `Scope` it last played in
         self.closing = threading.Event()
         self.tasks: set[Any] = set()
         self.replies = ReplyBatcher(app.config.get("REPLY_BATCHING", True))
@@ -190,18 +208,31 @@ class Arena:
 
     # -- matchmaking ------------------------------------------------------------------
 
-    def find_game(self, sid: str, player_id: int) -> None:
-        """Queue a player: a machine game with probability BOT_SHARE, else look for a person."""
+    def memory(self, scope: Any) -> tuple[deque[float], deque[tuple[float, bool]]]:
+        """Recent human waits and partner stays of the open game, or of one session."""
+        if scope is None:
+            return self.human_waits, self.partner_exits
+        return self.session_memory.setdefault(
+            scope.session_id, (deque(maxlen=RECENT_WAITS), deque(maxlen=RECENT_EXITS)))
+
+    def find_game(self, sid: str, player_id: int, scope: Any = None) -> None:
+        """Queue a player: a machine game with probability BOT_SHARE, else look for a person.
+
+        With a session's `scope`, pairing stays inside the session, a judge meets a
+        witness or a machine, and a witness waits for a judge (never for a machine)."""
         with self.lock:
             if sid in self.waiting:
                 raise Rejected("already_waiting", "You are already waiting for a partner.")
             if self.game_of.get(sid) in self.live:
                 raise Rejected("in_game", "Finish the current game first.")
-            waiter = self.waiting[sid] = Waiter(sid, player_id)
+            waiter = self.waiting[sid] = Waiter(sid, player_id, scope=scope)
+            if scope is not None:
+                self.in_session[sid] = scope
             self.emit("waiting", {}, sid)
-            waiter.to_machine = self.rng.random() < self.cfg("BOT_SHARE")
+            share = self.cfg("BOT_SHARE") if scope is None else scope.bot_share
+            waiter.to_machine = _judges(scope) and self.rng.random() < share
             if waiter.to_machine:
-                self.later(self.machine_start_wait(), self._start_machine_game, waiter, False)
+                self.later(self.machine_start_wait(scope), self._start_machine_game, waiter, False)
             else:
                 self._pair(waiter)
 
@@ -211,13 +242,17 @@ class Arena:
         A paired game starts in a background task, as a machine game does when its wait is
         over, so that even the milliseconds of a start say nothing about the partner."""
         partner = next((w for w in self.waiting.values() if not w.to_machine and w.partner is None
-                        and w.player_id != waiter.player_id), None)
+                        and w.player_id != waiter.player_id and _may_meet(w.scope, waiter.scope)),
+                       None)
         if partner is None:
-            self.later(self.fallback_wait(), self._start_machine_game, waiter, True)
+            if _judges(waiter.scope):  # a session's witness waits for a judge, however long
+                self.later(self.fallback_wait(), self._start_machine_game, waiter, True)
             return
         partner.partner, waiter.partner = waiter, partner
         now = time.monotonic()
-        self.human_waits.extend([now - partner.since, now - waiter.since])
+        # Only judges' waits: a machine game must start as a judge's human game does.
+        self.memory(waiter.scope)[0].extend(
+            now - w.since for w in (partner, waiter) if _judges(w.scope))
         self.later(0, self._start_human_game, partner, waiter)
 
     def _start_human_game(self, first: Waiter, second: Waiter) -> None:
@@ -229,14 +264,15 @@ class Arena:
                     self._pair(waiter)
                 return
             del self.waiting[first.sid], self.waiting[second.sid]
-            self._start(HUMAN, [Seat(first.sid, first.player_id),
-                                Seat(second.sid, second.player_id)], None, False,
-                        time.monotonic() - first.since)
+            self._start(HUMAN, [Seat(first.sid, first.player_id, judge=_judges(first.scope)),
+                                Seat(second.sid, second.player_id, judge=_judges(second.scope))],
+                        None, False, time.monotonic() - first.since, first.scope)
 
-    def machine_start_wait(self) -> float:
+    def machine_start_wait(self, scope: Any = None) -> float:
         """A wait drawn from recent human match waits, so the wait gives nothing away."""
-        if self.human_waits:
-            base = self.rng.choice(self.human_waits)
+        human_waits = self.memory(scope)[0]
+        if human_waits:
+            base = self.rng.choice(human_waits)
         else:  # nobody matched yet: a few seconds, as on a quiet site
             base = min(self.rng.uniform(2.0, 8.0), self.cfg("MATCH_WAIT_SECONDS"))
         return base * self.cfg("BOT_DELAY_SCALE")
@@ -248,6 +284,8 @@ class Arena:
 
     def _start_machine_game(self, waiter: Waiter, fallback: bool) -> None:
         machines = self.roster.all()  # may load the model: outside the lock
+        if waiter.scope is not None:  # the session's own machines
+            machines = [m for m in machines if m.name in waiter.scope.machines]
         with self.lock:
             if self.waiting.get(waiter.sid) is not waiter or waiter.partner is not None:
                 return  # left, or paired with a person meanwhile
@@ -260,19 +298,19 @@ class Arena:
                 return
             machine = self.rng.choice(machines)  # each machine game draws one, uniformly
             live = self._start(MACHINE, [Seat(waiter.sid, waiter.player_id), Seat(machine=machine)],
-                               machine.name, fallback, time.monotonic() - waiter.since)
-            leave_at = self.machine_leave_time()
+                               machine.name, fallback, time.monotonic() - waiter.since, waiter.scope)
+            leave_at = self.machine_leave_time(waiter.scope)
             if leave_at is not None:
                 self.later(leave_at, self._machine_leaves, live)
 
-    def machine_leave_time(self) -> float | None:
+    def machine_leave_time(self, scope: Any = None) -> float | None:
         """When a machine ends its game, drawn as people's partners recently did, or None.
 
         A partner who was still there when the judge ended the game (or the clock did)
         would have left later or never: such a stay is censored, so the draw is from the
         Kaplan-Meier estimate of how long partners stay. Drawing from the exits alone
         would make machines leave more often, and earlier, than people do."""
-        stays = sorted(self.partner_exits, key=lambda stay: (stay[0], not stay[1]))
+        stays = sorted(self.memory(scope)[1], key=lambda stay: (stay[0], not stay[1]))
         if len(stays) < MIN_EXITS_TO_IMITATE:
             return None
         u, survival = self.rng.random(), 1.0
@@ -284,25 +322,47 @@ class Arena:
         return None
 
     def _start(self, kind: str, seats: list[Seat], bot_name: str | None, fallback: bool,
-               waited: float) -> Live:
+               waited: float, scope: Any = None) -> Live:
         first = self.rng.randrange(2)
         game = Game(kind=kind, bot_name=bot_name, fallback=fallback,
                     player1_id=seats[0].player_id, player2_id=seats[1].player_id,
-                    first_seat=first + 1, waited_seconds=round(waited, 3))
+                    first_seat=first + 1, waited_seconds=round(waited, 3),
+                    session_id=None if scope is None else scope.session_id)
         db.session.add(game)
         db.session.commit()
-        live = Live(game.id, seats, turn=first)
+        seconds = self.cfg("GAME_SECONDS") if scope is None else scope.seconds
+        live = Live(game.id, seats, turn=first, seconds=seconds, scope=scope)
         self.live[live.id] = live
         for i, seat in enumerate(seats):
             if seat.sid is not None:
                 self.game_of[seat.sid] = live.id
                 self.emit("game_started", {"game_id": live.id, "you_first": i == first,
-                                           "seconds": self.cfg("GAME_SECONDS"),
+                                           "seconds": live.seconds,
                                            "max_chars": self.cfg("MAX_CHARS")}, seat.sid)
         self.later(0, self._clock, live)
         if seats[first].machine is not None:
             self.later(0, self._machine_turn, live)
         return live
+
+    def session_activity(self, session_id: int) -> dict:
+        """Who of a session is connected (distinct players by role), and its running games."""
+        with self.lock:
+            online = {(s.judge, s.player_id) for s in self.in_session.values()
+                      if s.session_id == session_id}
+            games = sum(1 for live in self.live.values()
+                        if live.scope is not None and live.scope.session_id == session_id)
+        return {"judges": sum(1 for judge, _ in online if judge),
+                "witnesses": sum(1 for judge, _ in online if not judge),
+                "games_running": games}
+
+    def close_session(self, session_id: int) -> None:
+        """Stop a closed session's waits; its running games play to their end."""
+        with self.lock:
+            for sid, waiter in list(self.waiting.items()):
+                if waiter.scope is not None and waiter.scope.session_id == session_id:
+                    del self.waiting[sid]
+                    self.emit("error", {"code": "session_closed",
+                                        "message": "The organiser has closed this session."}, sid)
 
     # -- the chat ---------------------------------------------------------------------
 
@@ -387,7 +447,7 @@ class Arena:
     # -- the end ----------------------------------------------------------------------
 
     def _clock(self, live: Live) -> None:
-        if not live.done.wait(self.cfg("GAME_SECONDS")) and not self.closing.is_set():
+        if not live.done.wait(live.seconds) and not self.closing.is_set():
             self._end(live, {0: "time_up", 1: "time_up"}, "time_up")
 
     def _machine_leaves(self, live: Live) -> None:
@@ -402,6 +462,7 @@ class Arena:
         """
         with self.lock:
             self.waiting.pop(sid, None)
+            self.in_session.pop(sid, None)
             live = self.live.get(self.game_of.pop(sid, -1))
             if live is None:
                 return
@@ -438,7 +499,7 @@ class Arena:
             if running:
                 live.seats[me].sid = sid
             self.game_of[sid] = live.id
-            left = self.cfg("GAME_SECONDS") - (time.monotonic() - live.started)
+            left = live.seconds - (time.monotonic() - live.started)
             self.emit("resume", {
                 "game_id": live.id, "seconds": max(0, round(left, 1)),
                 "max_chars": self.cfg("MAX_CHARS"),
@@ -460,7 +521,8 @@ class Arena:
             if all(seat.machine is None for seat in live.seats):
                 stayed = time.monotonic() - live.started
                 for judge in (0, 1):  # the judge whose partner ended it saw an exit
-                    self.partner_exits.append((stayed, ender is not None and judge != ender))
+                    if live.seats[judge].judge:
+                        self.memory(live.scope)[1].append((stayed, ender is not None and judge != ender))
             for i, reason in reasons.items():
                 seat = live.seats[i]
                 self.emit("game_over", {"reason": reason}, seat.sid)
@@ -496,6 +558,9 @@ class Arena:
             raise Rejected("reason_too_long", f"A reason is at most {MAX_REASON_CHARS} characters.")
         with self.lock:
             game = self._judged_game(sid, player_id, data.get("game_id"))
+            if game.session_id is not None:
+                from .sessions import check_judge  # sessions imports this module
+                check_judge(game, player_id)
             partner = MACHINE if game.kind == MACHINE else HUMAN
             live = self.live.get(game.id)
             verdict = Verdict(game_id=game.id, judge_id=player_id, partner_kind=partner,
@@ -514,6 +579,9 @@ class Arena:
         reveal = {"game_id": game.id, "partner": partner, "correct": verdict.correct}
         if game.bot_name:
             reveal["bot"] = game.bot_name
+        if game.session_id is not None:
+            from .sessions import session_reveal
+            reveal = session_reveal(game, reveal)
         return reveal
 
     def report(self, sid: str, player_id: int, data: dict) -> None:

@@ -12,7 +12,7 @@ from typing import Any
 from flask import current_app, request, session
 from flask_socketio import ConnectionRefusedError, disconnect, emit
 
-from . import db, socketio
+from . import db, sessions, socketio
 from .arena import Arena, Rejected
 from .models import Player
 from .ratelimit import RateLimiter
@@ -22,7 +22,7 @@ OK = {"ok": True}
 # The fields each client event may carry. Anything else is refused, so a client's typo
 # is caught at once instead of being silently ignored.
 FIELDS = {
-    "find_game": frozenset(),
+    "find_game": frozenset({"session"}),
     "chat": frozenset({"text"}),
     "typing": frozenset(),
     "verdict": frozenset({"guess", "confidence", "reason", "game_id"}),
@@ -89,9 +89,12 @@ def on_disconnect(*_: Any) -> None:
 
 @socketio.on("find_game")
 def on_find_game(*args: Any) -> dict:
-    """Client asks to play -> `waiting` now, `game_started` once paired."""
-    _payload("find_game", args)
-    arena().find_game(request.sid, session["player_id"])
+    """Client asks to play `{session?}` -> `waiting` now, `game_started` once paired.
+
+    With a judging session's code, the game is paired inside that session."""
+    code = _payload("find_game", args).get("session")
+    scope = None if code is None else sessions.scope_for(code, session["player_id"])
+    arena().find_game(request.sid, session["player_id"], scope)
     return OK
 
 

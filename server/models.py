@@ -55,6 +55,8 @@ class Game(db.Model):
     started_at: Mapped[datetime] = mapped_column(default=utcnow)
     ended_at: Mapped[datetime | None]
     end_reason: Mapped[str | None] = mapped_column(String(32))
+    # Set for a game of a judging session; None for the open game.
+    session_id: Mapped[int | None] = mapped_column(ForeignKey("judging_session.id"), index=True)
 
     messages: Mapped[list[Message]] = relationship(order_by="Message.id", back_populates="game")
     verdicts: Mapped[list[Verdict]] = relationship(order_by="Verdict.id", back_populates="game")
@@ -74,6 +76,7 @@ class Game(db.Model):
             "player2_id": self.player2_id, "first_seat": self.first_seat,
             "waited_seconds": self.waited_seconds, "started_at": _iso(self.started_at),
             "ended_at": _iso(self.ended_at), "end_reason": self.end_reason,
+            "session_id": self.session_id,
             "verdicts": [v.to_dict() for v in self.verdicts],
         }
         if with_messages:
@@ -148,3 +151,64 @@ class Report(db.Model):
     def to_dict(self) -> dict:
         return {"game_id": self.game_id, "reporter_id": self.reporter_id,
                 "text": self.text, "created_at": _iso(self.created_at)}
+
+
+JUDGE, WITNESS = "judge", "witness"
+
+
+class JudgingSession(db.Model):
+    """An organiser's private Turing test: its own judges, witnesses, machines and rules."""
+
+    __tablename__ = "judging_session"
+    __table_args__ = (
+        UniqueConstraint("code", name="code"),
+        CheckConstraint("bot_share between 0 and 1", name="bot_share"),
+        CheckConstraint("min_games >= 0 and max_games >= min_games", name="games_per_judge"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(12))  # the join link's short code
+    name: Mapped[str] = mapped_column(String(80))
+    token_hash: Mapped[str] = mapped_column(String(64))  # SHA-256 of the organiser's key
+    game_seconds: Mapped[float]
+    bot_share: Mapped[float]
+    machines: Mapped[str] = mapped_column(Text, default="")  # machine names, one a line
+    min_games: Mapped[int] = mapped_column(default=1)  # per judge
+    max_games: Mapped[int] = mapped_column(default=10)  # per judge
+    allow_judges: Mapped[bool] = mapped_column(default=True)
+    allow_witnesses: Mapped[bool] = mapped_column(default=True)
+    results_early: Mapped[bool] = mapped_column(default=False)  # judges see results while open
+    published: Mapped[bool] = mapped_column(default=False)  # games count on the public board
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    closed_at: Mapped[datetime | None]
+
+    @property
+    def machine_names(self) -> list[str]:
+        return [name for name in self.machines.splitlines() if name]
+
+    @property
+    def roles(self) -> list[str]:
+        return [role for role, on in ((JUDGE, self.allow_judges),
+                                      (WITNESS, self.allow_witnesses)) if on]
+
+    def to_dict(self) -> dict:
+        return {"code": self.code, "name": self.name, "game_seconds": self.game_seconds,
+                "bot_share": self.bot_share, "machines": self.machine_names,
+                "min_games": self.min_games, "max_games": self.max_games, "roles": self.roles,
+                "results_early": self.results_early, "published": self.published,
+                "created_at": _iso(self.created_at), "closed_at": _iso(self.closed_at)}
+
+
+class Participant(db.Model):
+    """A player's one role in one session, chosen on the join page."""
+
+    __table_args__ = (
+        UniqueConstraint("session_id", "player_id", name="one_role_per_session"),
+        CheckConstraint("role in ('judge', 'witness')", name="role"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    session_id: Mapped[int] = mapped_column(ForeignKey("judging_session.id"), index=True)
+    player_id: Mapped[int] = mapped_column(ForeignKey("player.id"), index=True)
+    role: Mapped[str] = mapped_column(String(8))
+    joined_at: Mapped[datetime] = mapped_column(default=utcnow)

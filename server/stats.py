@@ -14,10 +14,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from scipy.stats import binomtest
-from sqlalchemy import case, func, select
+from sqlalchemy import ColumnElement, case, func, or_, select
 
 from . import db
-from .models import HUMAN, SERVER_RESTART, Game, Player, Verdict
+from .models import HUMAN, SERVER_RESTART, Game, JudgingSession, Player, Verdict
 
 HUMANS = "Humans"
 
@@ -51,27 +51,38 @@ def _rate_row(name: str, judged_human: int, verdicts: int, mean_confidence: floa
             "games": games, "games_without_verdict": unjudged, "games_interrupted": interrupted}
 
 
-def leaderboard(min_judge_verdicts: int) -> dict:
+def games_in(session_id: int | None) -> ColumnElement[bool]:
+    """One judging session's games, or (None) the public ones: the open game's and those
+    of sessions whose organiser published them. Sessions never mix otherwise."""
+    if session_id is not None:
+        return Game.session_id == session_id
+    published = select(JudgingSession.id).where(JudgingSession.published)
+    return or_(Game.session_id.is_(None), Game.session_id.in_(published))
+
+
+def leaderboard(min_judge_verdicts: int, session_id: int | None = None) -> dict:
     """Rows for each machine and for humans, and judges ranked by accuracy."""
     said_human = func.sum(case((Verdict.guess == HUMAN, 1), else_=0))
+    scope = games_in(session_id)
     cut_short = Game.end_reason == SERVER_RESTART
     whole = Game.end_reason.is_distinct_from(SERVER_RESTART)  # NULL-safe: a running game too
     verdict_rows = db.session.execute(
         select(Verdict.partner_kind, Verdict.bot_name, func.count(), said_human,
                func.avg(Verdict.confidence))
         .join(Game, Verdict.game_id == Game.id)
-        .where(Verdict.after_machine_streak.is_(False), whole)
+        .where(Verdict.after_machine_streak.is_(False), whole, scope)
         .group_by(Verdict.partner_kind, Verdict.bot_name)).all()
     excluded = db.session.scalar(
-        select(func.count()).select_from(Verdict).where(Verdict.after_machine_streak))
+        select(func.count()).select_from(Verdict).join(Game, Verdict.game_id == Game.id)
+        .where(Verdict.after_machine_streak, scope))
     excluded_restart = db.session.scalar(
         select(func.count()).select_from(Verdict).join(Game, Verdict.game_id == Game.id)
-        .where(cut_short))
+        .where(cut_short, scope))
     game_rows = db.session.execute(
         select(Game.kind, Game.bot_name, func.sum(case((whole, 1), else_=0)),
                func.sum(case((~Game.verdicts.any() & whole, 1), else_=0)),
                func.sum(case((cut_short, 1), else_=0)))
-        .where(Game.ended_at.is_not(None))
+        .where(Game.ended_at.is_not(None), scope)
         .group_by(Game.kind, Game.bot_name)).all()
 
     # (kind, bot) -> [judged human, verdicts, mean confidence, finished games, unjudged games,
@@ -85,17 +96,19 @@ def leaderboard(min_judge_verdicts: int) -> dict:
     humans = _rate_row(HUMANS, *tally.pop((HUMAN, None), [0, 0, None, 0, 0, 0]))
     bots = sorted((_rate_row(bot or "?", *row) for (_, bot), row in tally.items()),
                   key=lambda r: (-(r["pass_rate"] or -1), r["name"]))
-    return {"bots": bots, "humans": humans, "judges": judges(min_judge_verdicts),
+    return {"bots": bots, "humans": humans, "judges": judges(min_judge_verdicts, session_id),
             "min_judge_verdicts": min_judge_verdicts, "excluded_after_machine_streak": excluded,
             "excluded_server_restart": excluded_restart}
 
 
-def judges(min_verdicts: int) -> list[dict]:
+def judges(min_verdicts: int, session_id: int | None = None) -> list[dict]:
     """Judges with at least `min_verdicts` verdicts, most accurate first."""
     correct = func.sum(case((Verdict.guess == Verdict.partner_kind, 1), else_=0))
     rows = db.session.execute(
         select(Player, func.count(Verdict.id), correct)
         .join(Verdict, Verdict.judge_id == Player.id)
+        .join(Game, Verdict.game_id == Game.id)
+        .where(games_in(session_id))
         .group_by(Player.id)
         .having(func.count(Verdict.id) >= min_verdicts)).all()
     out = []

@@ -8,7 +8,8 @@ from sqlalchemy import inspect
 
 from server import create_app, db
 
-TABLES = {"player", "game", "message", "verdict", "report", "alembic_version"}
+TABLES = {"player", "game", "message", "verdict", "report", "judging_session", "participant",
+          "alembic_version"}
 
 
 def make_app(tmp_path):

@@ -22,6 +22,9 @@
 
   function playPage(page) {
     const maxChars = Number(page.dataset.maxChars);
+    // In a judging session: its code goes with `find_game`, and witnesses never judge.
+    const sessionCode = page.dataset.session || null;
+    const judge = page.dataset.judge !== "false";
     const state = { gameId: null, myTurn: false, over: false, judged: false, judging: false,
                     typingSent: false, connected: false, resumed: false, deadline: 0, clock: null };
     let transcript = [];
@@ -91,7 +94,7 @@
       show($("timer").parentElement, true);
       show($("tips"), false);
       show($("composer"), true);
-      show($("decide-row"), true);
+      show($("decide-row"), judge);
       show($("report"), true);
     }
 
@@ -104,7 +107,9 @@
       show($("decide-row"), false);
       setTurn(false);
       phase(text);
-      if (!state.judged) {
+      if (!judge) {
+        show($("witness-done"), true);
+      } else if (!state.judged) {
         $("verdict-note").textContent = "The chat is over. Please give your verdict.";
         openVerdict();
       }
@@ -123,7 +128,7 @@
     socket.on("connect", () => {
       state.connected = true;
       if (state.gameId === null) {
-        socket.emit("find_game", {});
+        socket.emit("find_game", sessionCode ? { session: sessionCode } : {});
       } else if (!state.over && !state.resumed) {  // `resume` comes before `connect`
         endGame("The connection was lost for too long: the chat has ended.");
       }
@@ -188,12 +193,17 @@
     socket.on("reveal", (r) => {
       state.judged = true;
       show($("verdict"), false);
-      const truth = r.partner === "human" ? "a person" : "a machine" + (r.bot ? " (" + r.bot + ")" : "");
-      $("reveal").classList.toggle("right", r.correct);
-      $("reveal-title").textContent = r.correct ? "You were right!" : "Not this time.";
-      const guess = new FormData($("verdict"));
-      $("reveal-text").textContent = "Your partner was " + truth + ". You said " +
-        (guess.get("guess") === "human" ? "a person" : "a machine") + ", " + guess.get("confidence") + "% sure.";
+      if (r.hidden) {  // a judging session that keeps the answers until it ends
+        $("reveal-title").textContent = "Verdict stored.";
+        $("reveal-text").textContent = "The organiser will show who was who when the session ends.";
+      } else {
+        const truth = r.partner === "human" ? "a person" : "a machine" + (r.bot ? " (" + r.bot + ")" : "");
+        $("reveal").classList.toggle("right", r.correct);
+        $("reveal-title").textContent = r.correct ? "You were right!" : "Not this time.";
+        const guess = new FormData($("verdict"));
+        $("reveal-text").textContent = "Your partner was " + truth + ". You said " +
+          (guess.get("guess") === "human" ? "a person" : "a machine") + ", " + guess.get("confidence") + "% sure.";
+      }
       show($("log"), false);  // the transcript below replaces the live log
       transcript.forEach(([who, text]) => bubble($("transcript"), who, text));
       if (!transcript.length) $("transcript").textContent = "No messages were exchanged.";
@@ -302,6 +312,39 @@
     document.addEventListener("visibilitychange", refresh);
   }
 
+  // A judging session's organiser: the key arrives in the link's fragment, which the
+  // browser never sends; post it once, so the cookie remembers this organiser.
+  function organiserKey(form) {
+    const key = new URLSearchParams(location.hash.slice(1)).get("key");
+    if (!key) return;
+    history.replaceState(null, "", location.pathname);
+    $("key").value = key;
+    form.submit();
+  }
+
+  // The organiser's live view: the session's figures, fetched every few seconds.
+  function liveSession(panel) {
+    const fields = { "live-judges": (d) => d.online.judges, "live-witnesses": (d) => d.online.witnesses,
+                     "live-joined-judges": (d) => d.joined.judges, "live-joined-witnesses": (d) => d.joined.witnesses,
+                     "live-games": (d) => d.online.games_running, "live-finished": (d) => d.games_finished,
+                     "live-verdicts": (d) => d.verdicts, "live-correct": (d) => d.verdicts_correct,
+                     "live-state": (d) => (d.session.closed_at ? "Closed" : "Open") };
+    async function refresh() {
+      try {
+        const response = await fetch(panel.dataset.src, { cache: "no-store" });
+        if (!response.ok) return;
+        const data = await response.json();
+        for (const [id, get] of Object.entries(fields)) $(id).textContent = String(get(data));
+        $("live-status").textContent = "Updated at " + new Date().toLocaleTimeString() + ".";
+      } catch (err) {
+        // Offline for a moment: keep the figures and try again.
+      }
+    }
+    setInterval(refresh, Number(panel.dataset.refreshSeconds) * 1000);
+  }
+
   if ($("play")) playPage($("play"));
+  if ($("organiser-key")) organiserKey($("organiser-key"));
+  if ($("live")) liveSession($("live"));
   if ($("board")) leaderboardPage($("board"));
 })();
