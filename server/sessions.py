@@ -22,6 +22,7 @@ from typing import Any
 from sqlalchemy import func, or_, select
 
 from . import db, stats
+from .admin import spreadsheet_safe
 from .arena import Rejected
 from .models import (
     HUMAN, JUDGE, MACHINE, WITNESS, Game, JudgingSession, Participant, Player, Verdict, utcnow,
@@ -283,7 +284,5 @@ def results_csv(session: JudgingSession) -> str:
     writer = csv.DictWriter(out, CSV_FIELDS)
     writer.writeheader()
     for row in verdict_rows(session):
-        # A leading =, +, - or @ would be a formula to a spreadsheet: quote it as text.
-        writer.writerow({k: ("'" + v if isinstance(v, str) and v[:1] in "=+-@" else v)
-                         for k, v in row.items()})
+        writer.writerow({k: spreadsheet_safe(v) for k, v in row.items()})
     return out.getvalue()

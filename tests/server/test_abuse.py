@@ -188,7 +188,7 @@ def test_the_token_is_compared_in_constant_time(app, client_factory, played, mon
 
 @pytest.mark.parametrize("table, columns", [
     ("games", {"id", "kind", "bot_name", "fallback", "player1_id", "player2_id", "first_seat",
-               "waited_seconds", "started_at", "ended_at", "end_reason"}),
+               "waited_seconds", "started_at", "ended_at", "end_reason", "session_id"}),
     ("messages", {"id", "game_id", "player_id", "seat", "text", "sent_at"}),
     ("verdicts", {"id", "game_id", "judge_id", "partner_kind", "bot_name", "guess", "confidence",
                   "reason", "during_game", "after_machine_streak", "created_at"}),
