@@ -12,10 +12,11 @@ from flask import (
     session, url_for,
 )
 from flask.typing import ResponseReturnValue
+from werkzeug.exceptions import HTTPException
 
 from . import db, sessions
 from .models import JUDGE, JudgingSession
-from .routes import clean_nickname, client_version, current_player
+from .routes import clean_nickname, client_version, current_player, http_error
 
 bp = Blueprint("sessions", __name__)
 NOT_FOUND = "There is no session with that code. Check the link you were given."
@@ -60,7 +61,10 @@ def _private(response: Response) -> Response:
 
 @bp.errorhandler(404)
 @bp.errorhandler(403)
-def _refused(error) -> ResponseReturnValue:
+def _refused(error: HTTPException) -> ResponseReturnValue:
+    """A page for people; the site's JSON error for the downloads and live figures."""
+    if request.path.endswith((".json", ".csv")):
+        return http_error(error)
     return _error(error.description, error.code)
 
 

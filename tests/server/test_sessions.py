@@ -310,8 +310,9 @@ def test_a_guessed_organiser_key_reveals_nothing(app, organiser):
     assert wrong.status_code == unknown.status_code == 403
     assert wrong.get_data() == unknown.get_data()
     for path in ("live.json", "results.csv", "results.json"):
-        assert stranger.get(f"/s/{code}/{path}").status_code == 403
-        assert stranger.get(f"/s/ZZZZZZ/{path}").status_code == 403
+        refused = stranger.get(f"/s/{code}/{path}")
+        assert refused.status_code == 403 and refused.get_json()["error"]["code"] == "forbidden"
+        assert stranger.get(f"/s/ZZZZZZ/{path}").get_data() == refused.get_data()
     assert stranger.post(f"/s/{code}/close").status_code == 403
     with app.app_context():
         assert db.session.query(JudgingSession).filter_by(code=code).one().closed_at is None
