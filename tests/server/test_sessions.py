@@ -381,3 +381,23 @@ def test_csv_cells_that_a_spreadsheet_would_run_are_quoted(organiser, new_player
     judge.emit("verdict", {"guess": "machine", "confidence": 50, "reason": "=HYPERLINK(\"x\")"})
     judge.wait_for("reveal")
     assert "'=HYPERLINK" in organiser.get(f"/s/{code}/results.csv").get_data(as_text=True)
+
+
+def test_closing_a_session_stops_its_waits_and_lets_running_games_finish(organiser, new_player):
+    code, _ = create_session(organiser, machine_share="0")
+    judge, witness, waiting = new_player(), new_player(), new_player()
+    join(judge, code, "judge")
+    join(witness, code, "witness")
+    join(waiting, code, "witness")
+    witness.emit("find_game", {"session": code})
+    witness.wait_for("waiting")
+    game = start(judge, code)
+    waiting.emit("find_game", {"session": code})
+    waiting.wait_for("waiting")
+    organiser.post(f"/s/{code}/close")
+    assert waiting.wait_for("error")["code"] == "session_closed"
+    witness.wait_for("game_started")
+    exchange(judge, witness, game)  # the running game goes on
+    assert judge.emit("verdict", {"guess": "human", "confidence": 50}) == {"ok": True}
+    # The session has ended: the judge now learns the truth at once.
+    assert judge.wait_for("reveal") == {"game_id": game["game_id"], "partner": "human", "correct": True}
