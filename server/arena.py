@@ -18,7 +18,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from flask import Flask
@@ -498,6 +498,9 @@ class Arena:
                 return  # it ended as they left (the grace timer's own end); nothing to resume
             if running:
                 live.seats[me].sid = sid
+            if live.scope is not None:  # online in the session again, in their own role
+                self.in_session[sid] = replace(live.scope, player_id=player_id,
+                                               judge=live.seats[me].judge)
             self.game_of[sid] = live.id
             left = live.seconds - (time.monotonic() - live.started)
             self.emit("resume", {

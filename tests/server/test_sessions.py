@@ -401,3 +401,21 @@ def test_closing_a_session_stops_its_waits_and_lets_running_games_finish(organis
     assert judge.emit("verdict", {"guess": "human", "confidence": 50}) == {"ok": True}
     # The session has ended: the judge now learns the truth at once.
     assert judge.wait_for("reveal") == {"game_id": game["game_id"], "partner": "human", "correct": True}
+
+
+def test_a_reload_keeps_the_session_game_and_the_organisers_count(app, organiser, new_player):
+    app.config["RECONNECT_GRACE_SECONDS"] = 5
+    code, _ = create_session(organiser, machine_share="0", game_seconds="40")
+    judge, witness = new_player(), new_player()
+    join(judge, code, "judge")
+    join(witness, code, "witness")
+    witness.emit("find_game", {"session": code})
+    witness.wait_for("waiting")
+    game = start(judge, code)
+    witness.sio.disconnect()  # the witness reloads the page
+    witness.sio = socketio.test_client(app, flask_test_client=witness.http)
+    witness.seen, witness._taken = [], set()
+    state = witness.wait_for("resume")
+    assert state["game_id"] == game["game_id"] and 35 < state["seconds"] <= 40
+    live = organiser.get(f"/s/{code}/live.json").get_json()
+    assert live["online"] == {"judges": 1, "witnesses": 1, "games_running": 1}
