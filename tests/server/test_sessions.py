@@ -68,6 +68,11 @@ def test_a_whole_session(app, organiser, new_player):
     assert join(judge1, code, "judge", "Ada") == 302
     assert join(judge2, code, "judge", "Bob") == 302
     assert join(witness, code, "witness", "Wit") == 302
+    judge_page = judge1.http.get(f"/s/{code}/play").get_data(as_text=True)
+    witness_page = witness.http.get(f"/s/{code}/play").get_data(as_text=True)
+    assert "please play at least 1 game (at most 5)" in judge_page and 'data-judge="true"' in judge_page
+    assert "Convince the judge you are human" in witness_page and 'data-judge="false"' in witness_page
+    assert "Convince the judge" not in judge_page
 
     # The witness waits for a judge; the first judge meets them.
     assert witness.emit("find_game", {"session": code}) == {"ok": True}
