@@ -11,15 +11,26 @@ from __future__ import annotations
 
 import logging
 import signal
+import socket
 import time
 from typing import Any
 
 from flask import Flask
 from flask_migrate import upgrade
+from werkzeug.serving import WSGIRequestHandler
 
 from . import create_app, socketio
 
 log = logging.getLogger("server")
+
+
+class NoDelayHandler(WSGIRequestHandler):
+    """Send small WebSocket frames at once. Without TCP_NODELAY a `chat` written right
+    after a `partner_typing` waits for the browser's delayed ACK (Nagle): about 40 ms."""
+
+    def setup(self) -> None:
+        super().setup()
+        self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
 
 def stop_on_sigterm(app: Flask) -> None:
@@ -60,7 +71,8 @@ def main() -> None:
     shown = "127.0.0.1" if host in ("0.0.0.0", "::", "") else host
     print(f"Turing arena: http://{shown}:{port}/  (machines: {', '.join(names)}; Ctrl+C stops)",
           flush=True)
-    socketio.run(app, host=host, port=port, allow_unsafe_werkzeug=True)
+    socketio.run(app, host=host, port=port, allow_unsafe_werkzeug=True,
+                 request_handler=NoDelayHandler)
 
 
 if __name__ == "__main__":

@@ -113,6 +113,7 @@ class Live:
     started: float = field(default_factory=time.monotonic)
     history: list[tuple[int, str]] = field(default_factory=list)
     done: threading.Event = field(default_factory=threading.Event)
+    turn_began: float = field(default_factory=time.monotonic)  # when the partner's words went out
     seconds: float = 0.0  # the game's length
     scope: Any = None
 
@@ -408,18 +409,24 @@ class Arena:
         self._show_typing(live, me)  # a no-op unless the sender never sent `typing`
         seat.typing_shown = False
         self.emit("chat", {"text": text}, other.sid)
+        live.turn_began = time.monotonic()
         if other.machine is not None:
             self.later(0, self._machine_turn, live)
 
     def _machine_turn(self, live: Live) -> None:
-        """Compose a reply, then wait and "type" on the timing model's schedule."""
+        """Compose a reply, then wait and "type" on the timing model's schedule.
+
+        The schedule is counted from the moment the turn began (the partner's message
+        went out, or the game started), not from when this task got going: thinking
+        time, a busy lock and a late thread all fall inside the wait instead of adding
+        to it, as a person's reading and thinking do."""
         with self.lock:
             me = 0 if live.seats[0].machine is not None else 1
             if live.done.is_set() or live.turn != me:
                 return
             machine = live.seats[me].machine
             history = [("self" if i == me else "other", t) for i, t in live.history]
-        began = time.monotonic()
+            began = live.turn_began
         try:
             text = self.replies.reply(machine, history)
             text = tidy(str(text))[: self.cfg("MAX_CHARS")].rstrip()
@@ -432,13 +439,16 @@ class Arena:
         partner_text = history[-1][1] if history else ""
         wait, typing = timing_of(machine).sample(partner_text, text, self.rng)
         scale = self.cfg("BOT_DELAY_SCALE")
-        if live.done.wait(max(0.0, wait * scale - (time.monotonic() - began))):
+        # A person's answer crosses the network twice more than a machine's (the words
+        # to them, theirs back): the machine waits that round trip too.
+        typing_at = began + self.cfg("MACHINE_LAG_SECONDS") + wait * scale
+        if live.done.wait(max(0.0, typing_at - time.monotonic())):
             return
         with self.lock:
             if live.done.is_set():
                 return
             self._show_typing(live, me)
-        if live.done.wait(max(0.0, typing * scale)):
+        if live.done.wait(max(0.0, typing_at + typing * scale - time.monotonic())):
             return
         with self.lock:
             if not live.done.is_set():

@@ -78,6 +78,7 @@ def settings(tmp_path, machine, migrated_db) -> dict[str, Any]:
         "SECRET_KEY": "test",
         "SQLALCHEMY_DATABASE_URI": f"sqlite:///{tmp_path / 'arena.sqlite'}",
         "BOT_DELAY_SCALE": 0.001,
+        "MACHINE_LAG_SECONDS": 0,
         "MATCH_WAIT_SECONDS": 0.05,
         "RECONNECT_GRACE_SECONDS": 0.05,  # a dropped player is gone almost at once
         "GAME_SECONDS": 30,

@@ -178,7 +178,7 @@ def test_the_export_needs_the_exact_token(app, client_factory, played, path):
 
 
 def test_the_token_is_compared_in_constant_time(app, client_factory, played, monkeypatch):
-    import server.admin as admin
+    from server import admin
     calls = []
     real = admin.hmac.compare_digest
     monkeypatch.setattr(admin.hmac, "compare_digest", lambda a, b: calls.append((a, b)) or real(a, b))

@@ -1,0 +1,439 @@
+"""Load and soak benchmark: N simulated judges play whole games against the arena.
+
+    .venv/bin/python tools/loadtest.py --judges 500 --seconds 150
+    .venv/bin/python tools/loadtest.py --judges 200 --seconds 600      # the soak
+
+Each run first plays the same load against a bare python-socketio relay (the same
+server stack, threading mode with simple-websocket under Werkzeug, with no Flask, no
+database and no machines) as the reference, then against `python -m server` with
+the shipped GRU and ELIZA on a fresh SQLite file. A judge loads the lobby (for the
+player cookie), connects over WebSocket, asks for a game, and chats on its turn after
+a pause of --think seconds (typing first), up to --messages messages, then gives its
+verdict; it starts again until the time is up, then finishes its game.
+
+Reported per server: games completed, messages sent to a person and lost, errors,
+send-to-partner latency (p50/p95/p99) of person-to-person messages, machine replies,
+verdicts acknowledged and (arena) stored, server memory over time (RSS), and the
+load generator's own event-loop lag (a busy client inflates latencies).
+This is a benchmark, not a test: nothing asserts; read the table.
+"""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import random
+import socket
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections import defaultdict
+from dataclasses import dataclass, field
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+WORDS = ("so what do you do for fun i like music and long walks haha no way really "
+         "that is cool where are you from what time is it there lol ok sure").split()
+
+
+# -- the reference: a bare python-socketio relay --------------------------------------
+
+def serve_relay(port: int, bot_share: float, reply_seconds: float, nodelay: bool) -> None:
+    """Pair people (or an echo "machine" with probability bot_share) and relay chat."""
+    import socketio
+    from werkzeug.serving import run_simple
+
+    sio = socketio.Server(async_mode="threading")
+    lock = threading.Lock()
+    waiting: list[str] = []
+    partner: dict[str, str | None] = {}  # sid -> partner sid, None for the echo machine
+    rng = random.Random()
+
+    def echo(sid: str, text: str) -> None:
+        sio.sleep(reply_seconds)
+        sio.emit("partner_typing", {}, to=sid)
+        sio.emit("chat", {"text": "echo " + text[:40]}, to=sid)
+
+    @sio.on("find_game")
+    def find_game(sid, data=None):
+        sio.emit("waiting", {}, to=sid)
+        with lock:
+            if rng.random() < bot_share:
+                partner[sid] = None
+                sio.emit("game_started", {"game_id": 1, "you_first": True, "seconds": 0,
+                                          "max_chars": 300}, to=sid)
+            elif waiting:
+                other = waiting.pop(0)
+                partner[sid], partner[other] = other, sid
+                sio.emit("game_started", {"game_id": 1, "you_first": True, "seconds": 0,
+                                          "max_chars": 300}, to=other)
+                sio.emit("game_started", {"game_id": 1, "you_first": False, "seconds": 0,
+                                          "max_chars": 300}, to=sid)
+            else:
+                waiting.append(sid)
+                sio.start_background_task(fallback, sid)
+        return {"ok": True}
+
+    def fallback(sid: str) -> None:  # nobody came: the echo machine, as the arena would
+        sio.sleep(10)
+        with lock:
+            if sid not in waiting:
+                return
+            waiting.remove(sid)
+            partner[sid] = None
+        sio.emit("game_started", {"game_id": 1, "you_first": True, "seconds": 0,
+                                  "max_chars": 300}, to=sid)
+
+    @sio.on("typing")
+    def typing(sid, data=None):
+        other = partner.get(sid)
+        if other:
+            sio.emit("partner_typing", {}, to=other)
+        return {"ok": True}
+
+    @sio.on("chat")
+    def chat(sid, data):
+        other = partner.get(sid, False)
+        if other:
+            sio.emit("chat", {"text": data["text"]}, to=other)
+        elif other is None:  # the echo machine
+            sio.start_background_task(echo, sid, data["text"])
+        else:  # the game is over
+            return {"ok": False, "code": "no_game"}
+        return {"ok": True}
+
+    @sio.on("verdict")
+    def verdict(sid, data):
+        with lock:
+            other = partner.pop(sid, None)
+            if other and partner.get(other) == sid:
+                partner[other] = False  # still judging, no longer chatting
+                sio.emit("game_over", {"reason": "partner_left"}, to=other)
+        sio.emit("game_over", {"reason": "verdict"}, to=sid)
+        sio.emit("reveal", {"game_id": 1, "partner": "human" if other is not None else "machine",
+                            "correct": True}, to=sid)
+        return {"ok": True}
+
+    @sio.on("disconnect")
+    def disconnect(sid, *_):
+        with lock:
+            if sid in waiting:
+                waiting.remove(sid)
+            partner.pop(sid, None)
+
+    print(f"relay on {port}", flush=True)
+    handler = None
+    if nodelay:  # the arena's own handler, so that both servers send frames alike
+        from server.__main__ import NoDelayHandler as handler
+    run_simple("127.0.0.1", port, socketio.WSGIApp(sio), threaded=True, request_handler=handler)
+
+
+# -- the judges ------------------------------------------------------------------------
+
+@dataclass
+class Tally:
+    sent_at: dict[str, float] = field(default_factory=dict)       # message id -> send time
+    to_people: set[str] = field(default_factory=set)              # ids sent in games with a person
+    received: set[str] = field(default_factory=set)
+    latencies: list[float] = field(default_factory=list)          # person -> person, seconds
+    machine_replies: int = 0
+    games: dict[str, int] = field(default_factory=lambda: defaultdict(int))
+    verdicts_acked: int = 0
+    late: int = 0  # messages refused because the game had just ended
+    errors: dict[str, int] = field(default_factory=lambda: defaultdict(int))
+    loop_lag: list[float] = field(default_factory=list)
+
+
+class Judge:
+    def __init__(self, n: int, base: str, tally: Tally, args: argparse.Namespace, stop_at: float):
+        import socketio
+        self.n, self.base, self.tally, self.args, self.stop_at = n, base, tally, args, stop_at
+        self.sio = socketio.AsyncClient(reconnection=False)
+        self.inbox: asyncio.Queue = asyncio.Queue()
+        self.rng = random.Random(n)
+        self.count = 0
+        for name in ("waiting", "game_started", "partner_typing", "game_over", "reveal", "resume"):
+            self.sio.on(name, self._queue(name))
+        self.sio.on("chat", self._chat)
+        self.sio.on("error", self._error)
+
+    def _queue(self, name):
+        async def handler(data=None):
+            await self.inbox.put((name, data))
+        return handler
+
+    async def _chat(self, data):
+        now = time.perf_counter()
+        mid = data["text"].split(" ", 1)[0]
+        if mid in self.tally.sent_at:
+            self.tally.received.add(mid)
+            self.tally.latencies.append(now - self.tally.sent_at[mid])
+        else:
+            self.tally.machine_replies += 1
+        await self.inbox.put(("chat", data))
+
+    async def _error(self, data):
+        code = data.get("code", "?")
+        if code == "no_game":  # a message sent as the partner ended the game: a race, not a fault
+            self.tally.late += 1
+        else:
+            self.tally.errors[code] += 1
+
+    async def next(self, *names: str, timeout: float) -> tuple[str, dict]:
+        deadline = time.monotonic() + timeout
+        while True:
+            name, data = await asyncio.wait_for(self.inbox.get(), max(0.01, deadline - time.monotonic()))
+            if name in names:
+                return name, data
+
+    async def run(self) -> None:
+        import aiohttp
+        try:
+            cookie = ""
+            if self.args.target == "arena":
+                async with aiohttp.ClientSession() as http, http.get(self.base + "/") as page:
+                    cookie = "; ".join(f"{k}={v.value}" for k, v in page.cookies.items())
+            await self.sio.connect(self.base, headers={"Cookie": cookie}, transports=["websocket"],
+                                   wait_timeout=60)
+        except Exception as exc:
+            self.tally.errors[f"connect: {type(exc).__name__}"] += 1
+            return
+        try:
+            while time.monotonic() < self.stop_at:
+                await self.play()
+        except Exception as exc:
+            self.tally.errors[f"judge: {type(exc).__name__}"] += 1
+        finally:
+            await self.sio.disconnect()
+
+    async def play(self) -> None:
+        await self.sio.emit("find_game", {})
+        _, game = await self.next("game_started", timeout=120)
+        my_turn, mine, sent, over = game["you_first"], 0, [], False
+        limit = self.rng.randint(*self.args.messages)
+        while not over and mine < limit:
+            if my_turn:
+                await asyncio.sleep(self.rng.uniform(*self.args.think))
+                await self.sio.emit("typing", {})
+                mid = f"j{self.n}m{self.count}"
+                self.count += 1
+                words = " ".join(self.rng.choice(WORDS) for _ in range(self.rng.randint(3, 20)))
+                self.tally.sent_at[mid] = time.perf_counter()
+                ack = await self.sio.call("chat", {"text": f"{mid} {words}"}, timeout=30)
+                if ack and ack.get("ok"):
+                    sent.append(mid)
+                    mine += 1
+                elif not ack or ack.get("code") != "no_game":
+                    self.tally.errors[f"chat: {ack and ack.get('code')}"] += 1
+                else:  # the game ended while we were typing
+                    break
+                my_turn = False
+                continue
+            try:
+                name, _ = await self.next("chat", "game_over", timeout=self.args.game_seconds + 30)
+            except TimeoutError:
+                self.tally.errors["no reply"] += 1
+                break
+            over = name == "game_over"
+            my_turn = name == "chat"
+        ack = await self.sio.call("verdict", {"guess": self.rng.choice(["human", "machine"]),
+                                              "confidence": self.rng.randint(0, 100)}, timeout=30)
+        if ack and ack.get("ok"):
+            self.tally.verdicts_acked += 1
+            _, reveal = await self.next("reveal", timeout=30)
+            self.tally.games[reveal["partner"]] += 1
+            if reveal["partner"] == "human":
+                self.tally.to_people.update(sent)
+        await asyncio.sleep(self.rng.uniform(0.5, 2.0))  # back to the lobby
+
+
+async def measure_lag(tally: Tally, stop: asyncio.Event) -> None:
+    while not stop.is_set():
+        start = time.perf_counter()
+        await asyncio.sleep(0.1)
+        tally.loop_lag.append(time.perf_counter() - start - 0.1)
+
+
+async def load(base: str, args: argparse.Namespace) -> Tally:
+    tally = Tally()
+    stop_at = time.monotonic() + args.seconds
+    judges = [Judge(n, base, tally, args, stop_at) for n in range(args.judges)]
+    stop = asyncio.Event()
+    lag = asyncio.create_task(measure_lag(tally, stop))
+    tasks = []
+    for judge in judges:  # arrive over the ramp, not all in one instant
+        tasks.append(asyncio.create_task(judge.run()))
+        await asyncio.sleep(args.ramp / args.judges)
+    await asyncio.gather(*tasks)
+    stop.set()
+    await lag
+    return tally
+
+
+# -- running the servers, watching their memory ---------------------------------------
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_up(port: int, proc: subprocess.Popen, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"server exited with {proc.returncode}")
+        with socket.socket() as s:
+            if s.connect_ex(("127.0.0.1", port)) == 0:
+                return
+        time.sleep(0.2)
+    raise RuntimeError("server did not start")
+
+
+def watch_memory(pid: int, samples: list, stop: threading.Event, every: float) -> None:
+    import psutil
+    process, start = psutil.Process(pid), time.monotonic()
+    while not stop.is_set():
+        try:
+            samples.append((time.monotonic() - start, process.memory_info().rss,
+                            process.num_threads(), process.cpu_percent()))
+        except psutil.Error:
+            return
+        stop.wait(every)
+
+
+def run_against(target: str, args: argparse.Namespace, workdir: Path) -> dict:
+    port = free_port()
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    if target == "relay":
+        cmd = [sys.executable, __file__, "relay", "--port", str(port), "--nodelay",
+               str(args.relay_nodelay), "--bot-share", str(args.bot_share), "--reply-seconds", "2"]
+    else:
+        db_path = workdir / f"arena-{port}.sqlite"
+        env.update(DATABASE_URL=f"sqlite:///{db_path}", PORT=str(port), SECRET_KEY="load",
+                   BOT_SHARE=str(args.bot_share), GAME_SECONDS=str(args.game_seconds),
+                   MATCH_WAIT_SECONDS="10", BOT_DELAY_SCALE=str(args.bot_delay_scale),
+                   REPLY_BATCHING=str(int(args.batching)), RECONNECT_GRACE_SECONDS="5")
+        cmd = [sys.executable, "-m", "server"]
+    log = open(workdir / f"{target}-{port}.log", "w")
+    proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+    samples: list = []
+    stop = threading.Event()
+    try:
+        wait_up(port, proc)
+        watcher = threading.Thread(target=watch_memory, args=(proc.pid, samples, stop, 5.0))
+        watcher.start()
+        args.target = target
+        started = time.monotonic()
+        tally = asyncio.run(load(f"http://127.0.0.1:{port}", args))
+        took = time.monotonic() - started
+    finally:
+        stop.set()
+        proc.terminate()
+        try:
+            proc.wait(15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        log.close()
+    stored = None
+    if target == "arena":
+        with sqlite3.connect(db_path) as conn:
+            stored = conn.execute("select count(*) from verdict").fetchone()[0]
+    return summarise(target, tally, samples, stored, took)
+
+
+def pct(values: list[float], q: float) -> float | None:
+    if not values:
+        return None
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q / 100 * len(ordered)))]
+
+
+def summarise(target: str, tally: Tally, samples: list, stored: int | None, took: float) -> dict:
+    warm = [rss for t, rss, *_ in samples if t >= 60] or [rss for _, rss, *_ in samples]
+    lost = tally.to_people - tally.received
+    ms = [x * 1000 for x in tally.latencies]
+    return {
+        "server": target, "seconds": round(took),
+        "games": dict(tally.games), "games_completed": sum(tally.games.values()),
+        "messages_to_people": len(tally.to_people), "lost": len(lost),
+        "machine_replies": tally.machine_replies, "late_messages_refused": tally.late,
+        "errors": dict(tally.errors),
+        "latency_ms": {q: round(pct(ms, q), 1) if ms else None for q in (50, 95, 99)},
+        "latency_max_ms": round(max(ms), 1) if ms else None,
+        "verdicts_acked": tally.verdicts_acked, "verdicts_stored": stored,
+        "rss_mb": [(round(t), round(rss / 2**20, 1), threads, cpu) for t, rss, threads, cpu in samples],
+        "rss_growth_after_1min": round(warm[-1] / warm[0] - 1, 4) if warm else None,
+        "client_loop_lag_p99_ms": round(1000 * pct(tally.loop_lag, 99), 1) if tally.loop_lag else None,
+    }
+
+
+def table(results: list[dict]) -> str:
+    lines = ["| server | judges | games (human/machine) | messages to people | lost | errors | "
+             "p50 / p95 / p99 ms | machine replies | verdicts acked / stored | RSS MB start→peak→end | "
+             "growth after 1 min | client lag p99 ms |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|"]
+    for r in results:
+        mem = [m for _, m, *_ in r["rss_mb"]] or [0]
+        lat = r["latency_ms"]
+        lines.append(
+            f"| {r['server']} | {r['judges']} | {r['games_completed']} "
+            f"({r['games'].get('human', 0)}/{r['games'].get('machine', 0)}) | {r['messages_to_people']} | "
+            f"{r['lost']} | {sum(r['errors'].values())} | {lat[50]} / {lat[95]} / {lat[99]} | "
+            f"{r['machine_replies']} | {r['verdicts_acked']} / {r['verdicts_stored'] if r['verdicts_stored'] is not None else 'n/a'} | "
+            f"{mem[0]}→{max(mem)}→{mem[-1]} | {100 * (r['rss_growth_after_1min'] or 0):.1f}% | "
+            f"{r['client_loop_lag_p99_ms']} |")
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    sub = parser.add_subparsers(dest="command")
+    relay = sub.add_parser("relay", help="serve the bare reference relay (used by the benchmark)")
+    relay.add_argument("--port", type=int, required=True)
+    relay.add_argument("--bot-share", type=float, default=0.5)
+    relay.add_argument("--reply-seconds", type=float, default=2.0)
+    relay.add_argument("--nodelay", type=int, default=1)
+    parser.add_argument("--judges", type=int, default=100)
+    parser.add_argument("--seconds", type=float, default=120, help="how long judges start games")
+    parser.add_argument("--ramp", type=float, default=30, help="seconds over which judges arrive")
+    parser.add_argument("--think", type=float, nargs=2, default=(1.0, 4.0),
+                        help="a judge's pause before each message, uniform (seconds)")
+    parser.add_argument("--messages", type=int, nargs=2, default=(3, 6),
+                        help="messages a judge sends before the verdict, uniform")
+    parser.add_argument("--bot-share", type=float, default=0.5)
+    parser.add_argument("--game-seconds", type=float, default=90)
+    parser.add_argument("--bot-delay-scale", type=float, default=0.25,
+                        help="machines' human-like pace, scaled to fit games into the run")
+    parser.add_argument("--batching", type=int, default=1, help="REPLY_BATCHING for the arena")
+    parser.add_argument("--relay-nodelay", type=int, default=1,
+                        help="TCP_NODELAY on the relay's sockets too (the arena always sets it)")
+    parser.add_argument("--servers", default="relay,arena")
+    parser.add_argument("--out", help="write the results as JSON here")
+    args = parser.parse_args()
+    if args.command == "relay":
+        serve_relay(args.port, args.bot_share, args.reply_seconds, bool(args.nodelay))
+        return
+    results = []
+    with tempfile.TemporaryDirectory(prefix="loadtest-") as tmp:
+        for target in args.servers.split(","):
+            print(f"{target}: {args.judges} judges for {args.seconds:.0f} s ...", flush=True)
+            result = run_against(target, args, Path(tmp))
+            result["judges"] = args.judges
+            result["batching"] = bool(args.batching) if target == "arena" else None
+            results.append(result)
+            print(json.dumps({k: v for k, v in result.items() if k != "rss_mb"}), flush=True)
+    print(table(results))
+    if args.out:
+        Path(args.out).write_text(json.dumps({"args": {k: v for k, v in vars(args).items()
+                                                       if k != "target"},
+                                              "results": results}, indent=1) + "\n")
+
+
+if __name__ == "__main__":
+    main()
