@@ -137,7 +137,8 @@ class Arena:
 
     def __init__(self, app: Flask, server: Any) -> None:
         self.app, self.server = app, server
-        self.roster = Roster(app.config.get("MACHINES"))
+        self.roster = Roster(app.config.get("MACHINES"),
+                             worker_process=app.config.get("REPLY_PROCESS", False))
         self.rng = random.Random()
         self.lock = threading.RLock()
         self.waiting: dict[str, Waiter] = {}
@@ -187,6 +188,7 @@ class Arena:
         for task in list(self.tasks):
             task.join(timeout)
         self.replies.close()
+        self.roster.close()
 
     def end_all(self, reason: str = SERVER_RESTART) -> int:
         """End every running game now (the server is stopping): each person gets

@@ -108,6 +108,8 @@ class Config:
         self.MACHINES = _names(env, "MACHINES", ("gru", "eliza"))
         # Concurrent machine replies are generated together in one batched pass (0: each alone).
         self.REPLY_BATCHING = bool(_number(env, "REPLY_BATCHING", 1, 0, 1, int))
+        # ... in a worker process of its own, off the server's interpreter lock (0: in a thread).
+        self.REPLY_PROCESS = bool(_number(env, "REPLY_PROCESS", 1, 0, 1, int))
         # Abuse: per player, each event kind has a burst and a refill rate; a player refused
         # RATE_STRIKES times within a minute is disconnected.
         self.RATE_LIMITS = _rates(env, "RATE_LIMITS", "find_game=5/10,chat=10/10,typing=10/10")

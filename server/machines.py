@@ -46,10 +46,12 @@ class HumanlikeTiming:
         return self.BASE_SECONDS, self.SECONDS_PER_CHAR * len(reply_text)
 
 
-def load_default_machines(names: Sequence[str] = ("gru", "eliza")) -> list[Machine]:
+def load_default_machines(names: Sequence[str] = ("gru", "eliza"),
+                          worker_process: bool = False) -> list[Machine]:
     """The GRU model and ELIZA; ELIZA alone, with a warning, if `model` cannot load.
 
-    `names` picks some of them (the MACHINES setting): ("eliza",) never loads the model."""
+    `names` picks some of them (the MACHINES setting): ("eliza",) never loads the model.
+    With `worker_process` the GRU computes its replies in a process of its own."""
     if "gru" not in names:
         return [Eliza(timing=HumanlikeTiming())]
     try:
@@ -60,6 +62,9 @@ def load_default_machines(names: Sequence[str] = ("gru", "eliza")) -> list[Machi
                     "paced by the fallback timing (1 s + 0.3 s per character).",
                     type(exc).__name__, exc)
         return [Eliza(timing=HumanlikeTiming())]
+    if worker_process:
+        from .replies import ProcessMachine  # replies imports this module
+        gru = ProcessMachine(gru, load_bot)
     return [gru, Eliza(timing=gru.timing)] if "eliza" in names else [gru]
 
 
@@ -67,12 +72,22 @@ class Roster:
     """The machines one application plays with, built once, on first use, thread-safely."""
 
     def __init__(self, machines: Sequence[Machine] | Sequence[str] | None = None,
-                 factory: Callable[[], list[Machine]] = load_default_machines) -> None:
+                 factory: Callable[[], list[Machine]] | None = None,
+                 worker_process: bool = False) -> None:
         if machines and all(isinstance(m, str) for m in machines):  # names: built on first use
-            factory, machines = partial(load_default_machines, tuple(machines)), None
+            names, machines = tuple(machines), None
+        else:
+            names = ("gru", "eliza")
+        factory = factory or partial(load_default_machines, names, worker_process)
         self._machines = list(machines) if machines is not None else None
         self._factory = factory
         self._lock = threading.Lock()
+
+    def close(self) -> None:
+        """Stop the machines' worker processes, if any were started."""
+        for machine in self._machines or []:
+            if callable(getattr(machine, "close", None)):
+                machine.close()
 
     def all(self) -> list[Machine]:
         with self._lock:

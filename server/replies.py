@@ -6,13 +6,17 @@ costs a full pass of the network. A machine with `reply_batch(histories)` (the G
 instead gets one worker thread: games hand it their histories, and it answers all that
 are pending in one batched pass, which costs little more than a single reply.
 Machines without `reply_batch` (ELIZA, the tests' fakes) answer in the caller's thread.
+The shipped GRU also computes in a worker process (`ProcessMachine`, REPLY_PROCESS=1),
+so its arithmetic never holds the server's interpreter lock.
 """
 from __future__ import annotations
 
 import logging
+import multiprocessing
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from .machines import History, Machine
 
@@ -96,3 +100,70 @@ def _by_machine(batch: Sequence[Ask]) -> list[tuple[Machine, list[Ask]]]:
     for ask in batch:
         groups.setdefault(id(ask.machine), (ask.machine, []))[1].append(ask)
     return list(groups.values())
+
+
+class ProcessMachine:
+    """A machine whose replies are generated in a worker process of its own.
+
+    The NumPy GRU spends much of a reply in small array operations that hold the
+    interpreter lock; in the server's process that stalls every game's relaying. Here
+    the server only waits on a pipe (the lock is free) while the model computes on the
+    other core. `loader` (picklable: `model.load_bot`) builds the machine in the worker,
+    which is started on first use and restarted if it died; it exits when the pipe
+    closes, so it never outlives the server."""
+
+    def __init__(self, machine: Machine, loader: Callable[[], Machine]) -> None:
+        self.name, self.timing = machine.name, getattr(machine, "timing", None)
+        self._loader = loader
+        self._lock = threading.Lock()
+        self._conn: Any = None
+        self._process: Any = None
+
+    def reply(self, history: History) -> str:
+        return self.reply_batch([history])[0]
+
+    def reply_batch(self, histories: Sequence[History]) -> list[str]:
+        with self._lock:  # one batch at a time on the pipe
+            if self._process is None or not self._process.is_alive():
+                self._start()
+            try:
+                self._conn.send([list(h) for h in histories])
+                ok, value = self._conn.recv()
+            except (EOFError, OSError) as exc:
+                self._process = None
+                raise RuntimeError(f"the {self.name} worker process died") from exc
+        if not ok:
+            raise RuntimeError(value)
+        return value
+
+    def _start(self) -> None:
+        context = multiprocessing.get_context("spawn")  # never fork a threaded server
+        self._conn, child = context.Pipe()
+        self._process = context.Process(target=_serve, args=(child, self._loader), daemon=True,
+                                        name=f"replies: {self.name}")
+        self._process.start()
+        child.close()
+
+    def close(self) -> None:
+        with self._lock:
+            if self._conn is not None:
+                self._conn.close()
+            if self._process is not None:
+                self._process.join(5)
+                if self._process.is_alive():
+                    self._process.kill()
+            self._process = self._conn = None
+
+
+def _serve(conn: Any, loader: Callable[[], Machine]) -> None:
+    """The worker process: answer batches until the server closes the pipe."""
+    machine = loader()
+    while True:
+        try:
+            histories = conn.recv()
+        except (EOFError, OSError):
+            return
+        try:
+            conn.send((True, list(machine.reply_batch(histories))))
+        except Exception as exc:  # noqa: BLE001 -- reported to the server, which ends that game
+            conn.send((False, f"{type(exc).__name__}: {exc}"))

@@ -37,7 +37,11 @@ def socket_options(config: Mapping[str, Any]) -> dict[str, Any]:
     """Socket.IO settings from the application's."""
     origins = config.get("CORS_ORIGINS")
     return {"cors_allowed_origins": _same_site_or(origins) if origins else None,
-            "max_http_buffer_size": buffer_size(config)}
+            "max_http_buffer_size": buffer_size(config),
+            # A client's events are handled in order, in its connection's own thread: a
+            # thread per event costs more than the handlers, and could answer a `chat`
+            # before the `typing` sent ahead of it.
+            "async_handlers": False}
 
 
 def guard_packets(server: Any) -> None:

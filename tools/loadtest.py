@@ -317,7 +317,8 @@ def run_against(target: str, args: argparse.Namespace, workdir: Path) -> dict:
         env.update(DATABASE_URL=f"sqlite:///{db_path}", PORT=str(port), SECRET_KEY="load",
                    BOT_SHARE=str(args.bot_share), GAME_SECONDS=str(args.game_seconds),
                    MATCH_WAIT_SECONDS="10", BOT_DELAY_SCALE=str(args.bot_delay_scale),
-                   REPLY_BATCHING=str(int(args.batching)), RECONNECT_GRACE_SECONDS="5")
+                   REPLY_BATCHING=str(int(args.batching)), REPLY_PROCESS=str(int(args.process)),
+                   RECONNECT_GRACE_SECONDS="5")
         cmd = [sys.executable, "-m", "server"]
     log = open(workdir / f"{target}-{port}.log", "w")
     proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
@@ -411,6 +412,7 @@ def main() -> None:
     parser.add_argument("--bot-delay-scale", type=float, default=0.25,
                         help="machines' human-like pace, scaled to fit games into the run")
     parser.add_argument("--batching", type=int, default=1, help="REPLY_BATCHING for the arena")
+    parser.add_argument("--process", type=int, default=1, help="REPLY_PROCESS for the arena")
     parser.add_argument("--relay-nodelay", type=int, default=1,
                         help="TCP_NODELAY on the relay's sockets too (the arena always sets it)")
     parser.add_argument("--servers", default="relay,arena")
@@ -426,6 +428,7 @@ def main() -> None:
             result = run_against(target, args, Path(tmp))
             result["judges"] = args.judges
             result["batching"] = bool(args.batching) if target == "arena" else None
+            result["process"] = bool(args.process) if target == "arena" else None
             results.append(result)
             print(json.dumps({k: v for k, v in result.items() if k != "rss_mb"}), flush=True)
     print(table(results))

@@ -18,6 +18,7 @@ def test_main_upgrades_the_database_then_serves_and_prints_the_url(monkeypatch, 
     served, handlers = {}, {}
     monkeypatch.setattr(entry.socketio, "run", lambda app, **kw: served.update(kw, app=app))
     monkeypatch.setattr(entry.signal, "signal", lambda signum, fn: handlers.update({signum: fn}))
+    monkeypatch.setattr(entry, "tune_for_many_threads", lambda: None)  # not in the test process
     entry.main()
     assert (served["host"], served["port"]) == ("127.0.0.1", 5123)
     assert "http://127.0.0.1:5123/" in capsys.readouterr().out

@@ -96,3 +96,24 @@ def test_the_arena_plays_a_batching_machine(app, arena, new_player):
     for judge in judges:
         assert judge.wait_for("chat")["text"].startswith("reply to")
     assert sum(machine.batches) >= 6
+
+
+def load_batching_machine():
+    """Built in the worker process (so it must be importable there)."""
+    return BatchingMachine(0)
+
+
+def test_a_process_machine_answers_from_its_worker_and_survives_its_death():
+    from server.replies import ProcessMachine
+    here = BatchingMachine(0)
+    machine = ProcessMachine(here, load_batching_machine)
+    try:
+        assert machine.name == "batcher v0"
+        assert machine.reply_batch([[("other", "a")], [("other", "b")]]) == ["reply to a", "reply to b"]
+        assert here.batches == []  # computed in the worker, not here
+        machine._process.kill()
+        machine._process.join()
+        assert machine.reply([("other", "again")]) == "reply to again"  # restarted
+    finally:
+        machine.close()
+    assert machine._process is None
