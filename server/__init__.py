@@ -14,7 +14,7 @@ from flask import Flask
 from flask_migrate import Migrate
 from flask_socketio import SocketIO
 from flask_sqlalchemy import SQLAlchemy
-from sqlalchemy import MetaData, event
+from sqlalchemy import MetaData, event, make_url
 
 from .config import MIGRATIONS_DIR, WEB_DIR, Config, database_url
 from .transport import PollingGuard, buffer_size, guard_packets, socket_options
@@ -51,6 +51,17 @@ def _sqlite_pragmas(connection: Any, _record: Any) -> None:
     cursor.close()
 
 
+def _engine_options(uri: str) -> dict[str, Any]:
+    """A SQLite file gets a connection for every thread that asks, at once. With a
+    bounded pool (5 + 10), forty browsers connecting together held every connection
+    while waiting for the game lock, whose holder waited for a connection: 30 s stalls.
+    A SQLite connection costs a file handle; PostgreSQL keeps SQLAlchemy's bounds."""
+    url = make_url(uri)
+    if url.get_backend_name() == "sqlite" and url.database not in (None, "", ":memory:"):
+        return {"pool_size": 20, "max_overflow": -1}
+    return {}
+
+
 def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     """Build the application from the environment, or from `test_config` on top of it."""
     app = Flask(__name__, instance_relative_config=True,
@@ -64,6 +75,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
                           database_url(app.config["DATABASE_URL"], app.instance_path))
     if not app.config["SECRET_KEY"]:
         app.config["SECRET_KEY"] = _secret_key(app.instance_path)
+    app.config.setdefault("SQLALCHEMY_ENGINE_OPTIONS", _engine_options(app.config["SQLALCHEMY_DATABASE_URI"]))
 
     # Handlers must be registered on `socketio` before its first init_app, so that
     # every later application (one per test) gets them too.

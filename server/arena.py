@@ -35,6 +35,7 @@ MAX_REASON_CHARS = 500
 RECENT_WAITS = 20           # human match waits a machine game's start wait is drawn from
 RECENT_EXITS = 50           # how human partners' games ended, for machines to imitate
 MIN_EXITS_TO_IMITATE = 10   # too few games tell nothing; machines then never leave early
+RECENT_ROUND_TRIPS = 50     # people's network and intake times, for machines to add
 
 
 # Characters that show nothing or reorder what follows: C0/C1 controls other than white
@@ -149,6 +150,10 @@ class Arena:
         # For each judge of a person: (seconds, True) if the partner ended the game then,
         # (seconds, False) if it ended otherwise (the judge, the clock): a censored stay.
         self.partner_exits: deque[tuple[float, bool]] = deque(maxlen=RECENT_EXITS)
+        # How long a `chat` took to reach a person and their acknowledgement to come back,
+        # and how long a person's `chat` took from reaching the server to being handled.
+        self.round_trips: deque[float] = deque(maxlen=RECENT_ROUND_TRIPS)
+        self.intakes: deque[float] = deque(maxlen=RECENT_ROUND_TRIPS)
         # The same two memories for each judging session (by id): sessions never mix.
         self.session_memory: dict[int, tuple[deque[float], deque[tuple[float, bool]]]] = {}
         self.in_session: dict[str, Any] = {}  # sid -> the `Scope` it last played in
@@ -375,8 +380,11 @@ class Arena:
             raise Rejected("no_game", "You are not in a game.")
         return live, live.index_of(sid)
 
-    def chat(self, sid: str, text: Any) -> None:
-        """A person's message: checked against the rules, stored, then relayed."""
+    def chat(self, sid: str, text: Any, arrived: float | None = None) -> None:
+        """A person's message: checked against the rules, stored, then relayed.
+        `arrived` is when its packet reached the server, if known."""
+        if arrived is not None:
+            self.intakes.append(time.monotonic() - arrived)
         with self.lock:
             live, me = self._seat(sid)
             text = tidy(text) if isinstance(text, str) else ""
@@ -410,10 +418,27 @@ class Arena:
         live.turn = 1 - me
         self._show_typing(live, me)  # a no-op unless the sender never sent `typing`
         seat.typing_shown = False
-        self.emit("chat", {"text": text}, other.sid)
         live.turn_began = time.monotonic()
+        if other.sid is not None:
+            self.server.emit("chat", {"text": text}, to=other.sid,
+                             callback=self._acknowledged(live.turn_began))
         if other.machine is not None:
             self.later(0, self._machine_turn, live)
+
+    def _acknowledged(self, sent: float) -> Callable[..., None]:
+        """Record a person's round trip when their browser acknowledges a `chat`."""
+        def record(*_: Any) -> None:
+            self.round_trips.append(time.monotonic() - sent)
+        return record
+
+    def machine_lag(self) -> float:
+        """The time a person's answer spends that a machine's does not: the words to
+        them and theirs back over the network, and the server's intake of their event.
+        Drawn from people's recent ones, so its spread matches theirs;
+        MACHINE_LAG_SECONDS until both are measured."""
+        if self.round_trips and self.intakes:
+            return self.rng.choice(self.round_trips) + self.rng.choice(self.intakes)
+        return self.cfg("MACHINE_LAG_SECONDS")
 
     def _machine_turn(self, live: Live) -> None:
         """Compose a reply, then wait and "type" on the timing model's schedule.
@@ -441,9 +466,7 @@ class Arena:
         partner_text = history[-1][1] if history else ""
         wait, typing = timing_of(machine).sample(partner_text, text, self.rng)
         scale = self.cfg("BOT_DELAY_SCALE")
-        # A person's answer crosses the network twice more than a machine's (the words
-        # to them, theirs back): the machine waits that round trip too.
-        typing_at = began + self.cfg("MACHINE_LAG_SECONDS") + wait * scale
+        typing_at = began + self.machine_lag() + wait * scale
         if live.done.wait(max(0.0, typing_at - time.monotonic())):
             return
         with self.lock:

@@ -91,8 +91,8 @@ class Config:
         self.MATCH_WAIT_SECONDS = _number(env, "MATCH_WAIT_SECONDS", 45, 0, 3600)
         self.BOT_DELAY_SCALE = _number(env, "BOT_DELAY_SCALE", 1, 0, 100)
         # A person's reply also makes a network round trip (the words to them, theirs
-        # back) that a machine's does not: machines add it. Set it to the site's typical
-        # round trip (the browser's Socket.IO acknowledgement time).
+        # back) that a machine's does not: machines add people's measured round trips,
+        # and this until the first ones are measured.
         self.MACHINE_LAG_SECONDS = _number(env, "MACHINE_LAG_SECONDS", 0.1, 0, 10)
         # A player whose page reloads (or whose network blinks) keeps their seat this long.
         self.RECONNECT_GRACE_SECONDS = _number(env, "RECONNECT_GRACE_SECONDS", 15, 0, 600)

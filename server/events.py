@@ -16,6 +16,7 @@ from . import db, sessions, socketio
 from .arena import Arena, Rejected
 from .models import Player
 from .ratelimit import RateLimiter
+from .transport import arrived_at
 
 log = logging.getLogger(__name__)
 OK = {"ok": True}
@@ -101,7 +102,7 @@ def on_find_game(*args: Any) -> dict:
 @socketio.on("chat")
 def on_chat(*args: Any) -> dict:
     """Client sends `{text}` in turn -> the partner receives `chat {text}`."""
-    arena().chat(request.sid, _payload("chat", args).get("text"))
+    arena().chat(request.sid, _payload("chat", args).get("text"), arrived_at())
     return OK
 
 

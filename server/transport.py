@@ -12,12 +12,22 @@ from __future__ import annotations
 import io
 import json
 import logging
+import threading
+import time
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 log = logging.getLogger(__name__)
 ENGINE_IO_TYPES = set("0123456b")  # the first character of every Engine.IO packet
 BAD_PACKET = {"code": "bad_packet", "message": "That was not a Socket.IO event."}
+_arrival = threading.local()
+
+
+def arrived_at() -> float | None:
+    """When the packet this thread is handling reached Socket.IO (`time.monotonic()`),
+    or None outside a packet's handling. A client's events are handled in the thread
+    that read them (`async_handlers=False`), so the handler sees its own packet's time."""
+    return getattr(_arrival, "at", None)
 
 
 def _same_site_or(origins: list[str]) -> Callable[[str, dict], bool]:
@@ -53,6 +63,7 @@ def guard_packets(server: Any) -> None:
     handle = server._handle_eio_message
 
     def guarded(eio_sid: str, data: Any) -> None:
+        _arrival.at = time.monotonic()
         try:
             handle(eio_sid, data)
         except (ValueError, TypeError, KeyError, IndexError, AttributeError) as exc:
@@ -61,6 +72,8 @@ def guard_packets(server: Any) -> None:
             sid = server.manager.sid_from_eio_sid(eio_sid, "/")
             if sid is not None:
                 server.emit("error", BAD_PACKET, to=sid)
+        finally:
+            _arrival.at = None
 
     server._handle_eio_message = guarded
     server.eio.on("message", guarded)

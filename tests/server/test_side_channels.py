@@ -1,11 +1,17 @@
 """No side channels: over hundreds of real games, a judge sees nothing but the words that
 tells a machine partner from a person.
 
-A crowd of simulated people plays over real sockets against the real arena (its own
-Werkzeug server in a thread, python-socketio async clients) with delays scaled to
-milliseconds. People and the fake machine draw their reply pace from one distribution
-(what a well-fitted timing model promises); every person judges, and gives the verdict
-at a random moment or when the game ends. After a warm-up (so the arena has recent
+A crowd of simulated people plays over real sockets against the real arena (served in
+this process as `python -m server` serves it) with delays scaled to milliseconds. The
+crowd is python-socketio async clients in a process of its own, as browsers are: in
+one process, forty clients' event loop starved the server's threads of the interpreter
+lock, and a person's event then waited 15-50 ms for the game lock while a machine's
+background thread often waited none, a difference of the test bench, not of the site. The fake machine's timing model is fitted to the people as well as it can
+be: it replays the pace they recently kept (a simulated person's sleeps run late when the
+shared machine is busy, so the pace kept is not the pace planned). What the arena adds on
+its own, the round trip a person's answer makes and a machine's does not, it must get
+right by itself. Every person judges, and gives the verdict at a random moment or when
+the game ends. After a warm-up (so the arena has recent
 human waits and partner stays to imitate), at least 200 games of each kind are
 recorded, and compared by what a judge can measure:
 
@@ -23,9 +29,11 @@ import json
 import math
 import random
 import re
+import subprocess
+import sys
 import threading
 import time
-from collections import Counter
+from collections import Counter, deque
 from dataclasses import dataclass, field
 
 import pytest
@@ -39,17 +47,27 @@ SEQUENCE = re.compile(r"waiting game_started (partner_typing chat )*(partner_typ
 
 
 class Pace:
-    """Reply pace shared by the fake machine (as its timing model) and the simulated people."""
+    """The reply pace people plan (wait, then typing), and the pace they kept."""
+
+    def __init__(self) -> None:
+        self.kept: deque[tuple[float, float]] = deque(maxlen=200)
+
+    @staticmethod
+    def plan(rng: random.Random) -> tuple[float, float]:
+        return math.exp(rng.gauss(math.log(0.04), 0.5)), rng.uniform(0.01, 0.05)
 
     def sample(self, partner_text: str, reply_text: str, rng: random.Random) -> tuple[float, float]:
-        return math.exp(rng.gauss(math.log(0.04), 0.5)), rng.uniform(0.01, 0.05)
+        """The machine's timing model: a pace some person recently kept."""
+        return rng.choice(self.kept) if self.kept else self.plan(rng)
 
 
 class ThinkingMachine:
     """A fake machine that spends 5 ms "thinking" (the arena subtracts it from the wait)."""
 
     name = "fake-bot v0"
-    timing = Pace()
+
+    def __init__(self, timing: Pace) -> None:
+        self.timing = timing
 
     def reply(self, history):
         time.sleep(0.005)
@@ -57,21 +75,33 @@ class ThinkingMachine:
 
 
 @pytest.fixture
-def settings(settings):
+def pace() -> Pace:
+    return Pace()
+
+
+@pytest.fixture
+def settings(settings, pace):
     settings.update(BOT_SHARE=0.5, BOT_DELAY_SCALE=1.0, MATCH_WAIT_SECONDS=20, MACHINE_LAG_SECONDS=0,
-                    GAME_SECONDS=GAME_SECONDS, RATE_LIMITS={}, MACHINES=[ThinkingMachine()])
+                    GAME_SECONDS=GAME_SECONDS, RATE_LIMITS={}, MACHINES=[ThinkingMachine(pace)])
     return settings
 
 
 @pytest.fixture
 def live_server(app):
+    """The arena served as `python -m server` serves it: sockets without Nagle's delay,
+    and a short interpreter switch interval (restored afterwards)."""
     from werkzeug.serving import make_server
-    server = make_server("127.0.0.1", 0, app, threaded=True)
+
+    from server.__main__ import NoDelayHandler, tune_for_many_threads
+    server = make_server("127.0.0.1", 0, app, threaded=True, request_handler=NoDelayHandler)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
+    interval = sys.getswitchinterval()
+    tune_for_many_threads()
     thread.start()
     yield f"http://127.0.0.1:{server.server_port}"
     server.shutdown()
     thread.join(5)
+    sys.setswitchinterval(interval)
 
 
 @dataclass
@@ -103,19 +133,20 @@ class Seen:
 
 
 class Crowd:
-    def __init__(self, base: str, arena) -> None:
-        self.base, self.arena = base, arena
-        self.recording = False
-        self.views: list[Seen] = []
-        self.round_trips: list[float] = []  # acknowledgement times of `typing`
-        self.rng = random.Random(7)
+    """The simulated people; run in their own process by `main`, they report each pace
+    they kept (`{"kept": [wait, typing]}`) and, once told "record" on stdin, each game
+    they judged (`{"view": ...}`), one JSON object per line on stdout."""
 
-    def counts(self) -> Counter:
-        human = {v.game_id for v in self.views if v.partner == "human"}
-        return Counter(human=len(human), machine=sum(v.partner == "machine" for v in self.views))
+    def __init__(self, base: str) -> None:
+        self.base = base
+        self.recording = threading.Event()
+        self.views: list[Seen] = []
+
+    def report(self, **line) -> None:
+        print(json.dumps(line), flush=True)
 
     def done(self) -> bool:
-        c = self.counts()
+        c = counts(self.views)
         return c["human"] >= GAMES_OF_EACH_KIND and c["machine"] >= GAMES_OF_EACH_KIND
 
     async def person(self, n: int) -> None:
@@ -140,27 +171,28 @@ class Crowd:
                 if self.done():
                     break
                 seen = await self.play(sio, inbox, rng)
-                if seen is not None and self.recording:
+                if seen is not None and self.recording.is_set():
                     self.views.append(seen)
+                    self.report(view=seen.__dict__)
         finally:
             await sio.disconnect()
 
     async def play(self, sio, inbox: asyncio.Queue, rng: random.Random) -> Seen | None:
         seen = Seen(asked=time.perf_counter())
         await sio.emit("find_game", {})
-        pace, typing_task = Pace(), None
+        typing_task = None
 
         async def reply() -> None:
             # A person's pace counts from the moment they saw the partner's words, as the
             # machine's counts from the moment those words went out.
-            wait, typing = pace.sample("", "", rng)
-            typing_at = seen.events[-1][2] + wait
-            await asyncio.sleep(max(0.0, typing_at - time.perf_counter()))
-            asked = time.perf_counter()
+            seen_at = seen.events[-1][2]
+            wait, typing = Pace.plan(rng)
+            await asyncio.sleep(max(0.0, seen_at + wait - time.perf_counter()))
+            typed = time.perf_counter()
             await sio.call("typing", {})
-            self.round_trips.append(time.perf_counter() - asked)
-            await asyncio.sleep(max(0.0, typing_at + typing - time.perf_counter()))
+            await asyncio.sleep(max(0.0, seen_at + wait + typing - time.perf_counter()))
             sent = time.perf_counter()
+            self.report(kept=[typed - seen_at, sent - typed])
             ack = await sio.call("chat", {"text": "hello there"})
             if ack.get("ok") and seen.first_sent is None:
                 seen.first_sent = sent
@@ -197,15 +229,48 @@ class Crowd:
                 seen.events.append((name, data, t))
 
     async def run(self) -> None:
-        people = [asyncio.create_task(self.person(n)) for n in range(PEOPLE)]
-        # Warm-up: the arena needs recent human waits and partner stays to imitate.
-        # And, as a deployment would, machines are told the site's round trip.
-        while len(self.arena.partner_exits) < self.arena.partner_exits.maxlen:
-            await asyncio.sleep(0.05)
-        trips = sorted(self.round_trips)
-        self.arena.app.config["MACHINE_LAG_SECONDS"] = trips[len(trips) // 2]
-        self.recording = True
-        await asyncio.gather(*people)
+        await asyncio.gather(*(self.person(n) for n in range(PEOPLE)))
+
+
+def counts(views: list[Seen]) -> Counter:
+    """Games recorded of each kind (a human game is seen by both its judges)."""
+    human = {v.game_id for v in views if v.partner == "human"}
+    return Counter(human=len(human), machine=sum(v.partner == "machine" for v in views))
+
+
+def main(base: str) -> None:
+    """The crowd's process: play until enough games are recorded; record once told."""
+    crowd = Crowd(base)
+    threading.Thread(target=lambda: sys.stdin.readline() and crowd.recording.set(), daemon=True).start()
+    asyncio.run(crowd.run())
+
+
+def play_crowd(base: str, arena, pace: Pace, timeout: float = 600) -> list[Seen]:
+    """Run the crowd in its own process; the machines' timing model learns the paces the
+    people kept; recording starts once the arena has recent human waits, partner stays
+    and round trips to imitate. Returns the recorded views."""
+    views: list[Seen] = []
+    with subprocess.Popen([sys.executable, __file__, base], stdin=subprocess.PIPE,
+                          stdout=subprocess.PIPE, text=True) as crowd:
+        def read() -> None:
+            for line in crowd.stdout:
+                message = json.loads(line)
+                if "kept" in message:
+                    pace.kept.append(tuple(message["kept"]))
+                else:
+                    views.append(Seen(**message["view"]))
+        reader = threading.Thread(target=read, daemon=True)
+        reader.start()
+        try:
+            while len(arena.partner_exits) < arena.partner_exits.maxlen and crowd.poll() is None:
+                time.sleep(0.05)
+            crowd.stdin.write("record\n")
+            crowd.stdin.flush()
+            assert crowd.wait(timeout) == 0, "the crowd failed; see its output above"
+        finally:
+            crowd.kill()
+            reader.join(5)
+    return views
 
 
 def shape_and_size(name: str, data: dict) -> tuple:
@@ -216,14 +281,12 @@ def shape_and_size(name: str, data: dict) -> tuple:
 
 
 def test_a_judge_cannot_tell_machine_games_from_human_games_but_by_the_words(app, arena, live_server,
-                                                                            capsys):
-    crowd = Crowd(live_server, arena)
+                                                                            pace, capsys):
     started = time.monotonic()
-    asyncio.run(crowd.run())
-    views = crowd.views
+    views = play_crowd(live_server, arena, pace)
     by_kind = {kind: [v for v in views if v.partner == kind] for kind in ("human", "machine")}
-    counts = crowd.counts()
-    assert counts["human"] >= GAMES_OF_EACH_KIND and counts["machine"] >= GAMES_OF_EACH_KIND
+    recorded = counts(views)
+    assert recorded["human"] >= GAMES_OF_EACH_KIND and recorded["machine"] >= GAMES_OF_EACH_KIND
 
     waits = {k: [v.lobby_wait() for v in vs] for k, vs in by_kind.items()}
     delays = {k: [d for v in vs if (d := v.first_message_delay()) is not None]
@@ -241,9 +304,11 @@ def test_a_judge_cannot_tell_machine_games_from_human_games_but_by_the_words(app
               for k, vs in by_kind.items()}
 
     with capsys.disabled():
-        print(f"\nside channels: {counts['human']} human games ({len(by_kind['human'])} judges), "
-              f"{counts['machine']} machine games, {time.monotonic() - started:.1f} s; machines "
-              f"add the measured round trip, {1000 * app.config['MACHINE_LAG_SECONDS']:.1f} ms")
+        trips, intakes = sorted(arena.round_trips), sorted(arena.intakes)
+        print(f"\nside channels: {recorded['human']} human games ({len(by_kind['human'])} judges), "
+              f"{recorded['machine']} machine games, {time.monotonic() - started:.1f} s; machines add "
+              f"people's recent round trips (median {1000 * trips[len(trips) // 2]:.1f} ms) "
+              f"and intakes (median {1000 * intakes[len(intakes) // 2]:.1f} ms)")
         for label, k in (("lobby wait", waits), ("first partner message", delays)):
             test = wait_ks if label == "lobby wait" else delay_ks
             print(f"  {label}: median human {1000 * sorted(k['human'])[len(k['human']) // 2]:.1f} ms, "
@@ -265,9 +330,10 @@ def test_a_judge_cannot_tell_machine_games_from_human_games_but_by_the_words(app
     # Gross differences in how games end or run would show here; a milder threshold, as
     # these are two more tests on the same games.
     assert ending_test.pvalue >= 0.001 and messages_ks.pvalue >= 0.001
-    # Known open defect (issue 5 stays open): on a shared 2-core machine the KS tests of
-    # waits and first-message delays fall below p = 0.01 in some runs (seen: p from 5e-5
-    # to 0.5 across runs). Reported as an expected failure with its figures, not hidden.
-    if wait_ks.pvalue < 0.01 or delay_ks.pvalue < 0.01:
-        pytest.xfail(f"timing side channel not closed: waits KS p = {wait_ks.pvalue:.4f}, "
-                     f"first-message delays KS p = {delay_ks.pvalue:.4f}")
+    assert wait_ks.pvalue >= 0.01, f"lobby waits differ: D = {wait_ks.statistic:.3f}, p = {wait_ks.pvalue:.4f}"
+    assert delay_ks.pvalue >= 0.01, \
+        f"first-message delays differ: D = {delay_ks.statistic:.3f}, p = {delay_ks.pvalue:.4f}"
+
+
+if __name__ == "__main__":
+    main(sys.argv[1])

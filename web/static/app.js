@@ -173,7 +173,8 @@
       $("typing").scrollIntoView({ block: "nearest" });
     });
 
-    socket.on("chat", (msg) => {
+    socket.on("chat", (msg, ack) => {
+      if (ack) ack();  // the server times the round trip, for machines to wait as long
       show($("typing"), false);
       addMessage("theirs", msg.text);
       phase("Chatting. Give your verdict whenever you are ready.");
