@@ -345,7 +345,7 @@ def run_against(target: str, args: argparse.Namespace, workdir: Path) -> dict:
     if target == "arena":
         with sqlite3.connect(db_path) as conn:
             stored = conn.execute("select count(*) from verdict").fetchone()[0]
-    return summarise(target, tally, samples, stored, took)
+    return summarise(target, tally, samples, stored, took, args.seconds)
 
 
 def pct(values: list[float], q: float) -> float | None:
@@ -355,8 +355,11 @@ def pct(values: list[float], q: float) -> float | None:
     return ordered[min(len(ordered) - 1, int(q / 100 * len(ordered)))]
 
 
-def summarise(target: str, tally: Tally, samples: list, stored: int | None, took: float) -> dict:
-    warm = [rss for t, rss, *_ in samples if t >= 60] or [rss for _, rss, *_ in samples]
+def summarise(target: str, tally: Tally, samples: list, stored: int | None, took: float,
+              load_seconds: float) -> dict:
+    # Memory growth under steady load: from the first minute (start-up and arrivals
+    # done) to the moment judges stop starting games (the drain after it frees memory).
+    warm = [rss for t, rss, *_ in samples if 60 <= t <= load_seconds] or [rss for _, rss, *_ in samples]
     lost = tally.to_people - tally.received
     ms = [x * 1000 for x in tally.latencies]
     return {
@@ -369,7 +372,7 @@ def summarise(target: str, tally: Tally, samples: list, stored: int | None, took
         "latency_max_ms": round(max(ms), 1) if ms else None,
         "verdicts_acked": tally.verdicts_acked, "verdicts_stored": stored,
         "rss_mb": [(round(t), round(rss / 2**20, 1), threads, cpu) for t, rss, threads, cpu in samples],
-        "rss_growth_after_1min": round(warm[-1] / warm[0] - 1, 4) if warm else None,
+        "rss_growth_under_load": round(warm[-1] / warm[0] - 1, 4) if warm else None,
         "client_loop_lag_p99_ms": round(1000 * pct(tally.loop_lag, 99), 1) if tally.loop_lag else None,
     }
 
@@ -377,7 +380,7 @@ def summarise(target: str, tally: Tally, samples: list, stored: int | None, took
 def table(results: list[dict]) -> str:
     lines = ["| server | judges | games (human/machine) | messages to people | lost | errors | "
              "p50 / p95 / p99 ms | machine replies | verdicts acked / stored | RSS MB start→peak→end | "
-             "growth after 1 min | client lag p99 ms |",
+             "RSS growth from 1 min to end of load | client lag p99 ms |",
              "|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in results:
         mem = [m for _, m, *_ in r["rss_mb"]] or [0]
@@ -387,7 +390,7 @@ def table(results: list[dict]) -> str:
             f"({r['games'].get('human', 0)}/{r['games'].get('machine', 0)}) | {r['messages_to_people']} | "
             f"{r['lost']} | {sum(r['errors'].values())} | {lat[50]} / {lat[95]} / {lat[99]} | "
             f"{r['machine_replies']} | {r['verdicts_acked']} / {r['verdicts_stored'] if r['verdicts_stored'] is not None else 'n/a'} | "
-            f"{mem[0]}→{max(mem)}→{mem[-1]} | {100 * (r['rss_growth_after_1min'] or 0):.1f}% | "
+            f"{mem[0]}→{max(mem)}→{mem[-1]} | {100 * (r['rss_growth_under_load'] or 0):.1f}% | "
             f"{r['client_loop_lag_p99_ms']} |")
     return "\n".join(lines)
 

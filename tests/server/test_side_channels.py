@@ -25,6 +25,7 @@ recorded, and compared by what a judge can measure:
 from __future__ import annotations
 
 import asyncio
+import gc
 import json
 import math
 import random
@@ -89,19 +90,22 @@ def settings(settings, pace):
 @pytest.fixture
 def live_server(app):
     """The arena served as `python -m server` serves it: sockets without Nagle's delay,
-    and a short interpreter switch interval (restored afterwards)."""
+    a short interpreter switch interval and the garbage-collector tuning (all restored
+    afterwards)."""
     from werkzeug.serving import make_server
 
     from server.__main__ import NoDelayHandler, tune_for_many_threads
     server = make_server("127.0.0.1", 0, app, threaded=True, request_handler=NoDelayHandler)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
-    interval = sys.getswitchinterval()
+    interval, thresholds = sys.getswitchinterval(), gc.get_threshold()
     tune_for_many_threads()
     thread.start()
     yield f"http://127.0.0.1:{server.server_port}"
     server.shutdown()
     thread.join(5)
     sys.setswitchinterval(interval)
+    gc.unfreeze()
+    gc.set_threshold(*thresholds)
 
 
 @dataclass
