@@ -1,6 +1,8 @@
 """Before `reveal`, nothing the server sends may tell a judge what the partner is."""
 from __future__ import annotations
 
+from collections import deque
+
 import pytest
 
 from server.arena import MIN_EXITS_TO_IMITATE
@@ -162,3 +164,24 @@ def test_paired_people_record_their_waits(app, arena, new_player):
     b.emit("find_game")
     b.wait_for("game_started")
     assert len(arena.human_waits) == 2 and all(w >= 0 for w in arena.human_waits)
+
+
+def test_machines_add_the_round_trips_and_intakes_people_had(app, arena, new_player, monkeypatch):
+    app.config.update(BOT_SHARE=0.0, MACHINE_LAG_SECONDS=0.7)
+    assert arena.machine_lag() == 0.7  # nothing measured yet: the setting stands in
+    first, second = new_player(), new_player()
+    first.emit("find_game")
+    second.emit("find_game")
+    speaker = first if first.wait_for("game_started")["you_first"] else second
+    speaker.emit("chat", {"text": "hello"})
+    assert len(arena.intakes) == 1  # from the packet's arrival to the rules
+
+    manager = app.extensions["socketio"].server.manager
+    pending = [ack for acks in manager.callbacks.values() for key, ack in acks.items() if key != 0]
+    assert len(pending) == 1  # the partner's browser is asked to acknowledge the chat
+    assert arena.round_trips == deque()
+    pending[0]()  # ... and does
+    assert len(arena.round_trips) == 1 and 0 <= arena.round_trips[0] < 3
+
+    monkeypatch.setattr(arena.rng, "choice", lambda recent: recent[0])
+    assert arena.machine_lag() == arena.round_trips[0] + arena.intakes[0]
