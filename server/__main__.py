@@ -1,7 +1,7 @@
 """`python -m server`: bring the database up to the latest migration, then serve.
 
-This is the development and `make run` entry point; the Procfile runs the same app
-under gunicorn for production.
+This is the entry point of `make run` and of the Procfile: the server that
+tools/loadtest.py measures and whose SIGTERM handling the tests check.
 
 On SIGTERM (a deploy, `kill`) running games end cleanly: each person gets
 `game_over {reason: "server_restart"}` and the games are stored with that reason.
