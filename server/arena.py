@@ -166,9 +166,12 @@ class Arena:
     def cfg(self, name: str) -> Any:
         return self.app.config[name]
 
-    def emit(self, event: str, data: dict, sid: str | None) -> None:
+    def emit(self, event: str, data: dict, sid: str | None,
+             callback: Callable[..., None] | None = None) -> None:
+        """Send to one connected person (a machine's seat has no sid); `callback` runs
+        when their browser acknowledges the event."""
         if sid is not None:
-            self.server.emit(event, data, to=sid)
+            self.server.emit(event, data, to=sid, callback=callback)
 
     def later(self, delay: float, fn: Callable[..., None], *args: Any) -> None:
         """Run `fn(*args)` after `delay` seconds in a background task with an app context."""
@@ -419,9 +422,7 @@ class Arena:
         self._show_typing(live, me)  # a no-op unless the sender never sent `typing`
         seat.typing_shown = False
         live.turn_began = time.monotonic()
-        if other.sid is not None:
-            self.server.emit("chat", {"text": text}, to=other.sid,
-                             callback=self._acknowledged(live.turn_began))
+        self.emit("chat", {"text": text}, other.sid, callback=self._acknowledged(live.turn_began))
         if other.machine is not None:
             self.later(0, self._machine_turn, live)
 

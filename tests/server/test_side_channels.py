@@ -6,14 +6,16 @@ this process as `python -m server` serves it) with delays scaled to milliseconds
 crowd is python-socketio async clients in a process of its own, as browsers are: in
 one process, forty clients' event loop starved the server's threads of the interpreter
 lock, and a person's event then waited 15-50 ms for the game lock while a machine's
-background thread often waited none, a difference of the test bench, not of the site. The fake machine's timing model is fitted to the people as well as it can
-be: it replays the pace they recently kept (a simulated person's sleeps run late when the
-shared machine is busy, so the pace kept is not the pace planned). What the arena adds on
-its own, the round trip a person's answer makes and a machine's does not, it must get
-right by itself. Every person judges, and gives the verdict at a random moment or when
-the game ends. After a warm-up (so the arena has recent
-human waits and partner stays to imitate), at least 200 games of each kind are
-recorded, and compared by what a judge can measure:
+background thread often waited none, a difference of the test bench, not of the site.
+
+The fake machine's timing model is fitted to the people as well as it can be: it
+replays the pace they recently kept (a simulated person's sleeps run late when the
+shared machine is busy, so the pace kept is not the pace planned). What the arena adds
+on its own, the round trip a person's answer makes and a machine's does not, it must
+get right by itself. Every person judges, and gives the verdict at a random moment or
+when the game ends. After a warm-up (so the arena has recent human waits, partner stays
+and round trips to imitate), at least 200 games of each kind are recorded, and compared
+by what a judge can measure:
 
 - the lobby wait (find_game sent -> game_started) and the delay to the partner's first
   message (from game_started, or from the judge's own first message): two-sample
