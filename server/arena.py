@@ -158,7 +158,7 @@ class Arena:
         self.session_memory: dict[int, tuple[deque[float], deque[tuple[float, bool]]]] = {}
         self.in_session: dict[str, Any] = {}  # sid -> the `Scope` it last played in
         self.closing = threading.Event()
-        self.tasks: set[Any] = set()
+        self.tasks: set[threading.Thread] = set()
         self.replies = ReplyBatcher(app.config.get("REPLY_BATCHING", True))
 
     # -- plumbing ---------------------------------------------------------------------
@@ -176,6 +176,10 @@ class Arena:
     def later(self, delay: float, fn: Callable[..., None], *args: Any) -> None:
         """Run `fn(*args)` after `delay` seconds in a background task with an app context."""
         def task() -> None:
+            # Each task keeps itself in `tasks` while it runs, for `shutdown` to join: a
+            # sweep of finished tasks at every call cost a fifth of the CPU at 500 judges.
+            me = threading.current_thread()
+            self.tasks.add(me)
             try:  # every start, human or machine, goes this way: the same code, the same delay
                 if self.closing.wait(max(0.0, delay)):
                     return
@@ -184,8 +188,9 @@ class Arena:
                         fn(*args)
             except Exception:
                 log.exception("background task %s failed", getattr(fn, "__name__", fn))
-        self.tasks = {t for t in self.tasks if t.is_alive()}
-        self.tasks.add(self.server.start_background_task(task))
+            finally:
+                self.tasks.discard(me)
+        self.server.start_background_task(task)
 
     def shutdown(self, timeout: float = 2.0) -> None:
         """Stop every timer and machine; used by tests and on exit."""

@@ -17,6 +17,9 @@ import time
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
+from flask import Flask, Request
+from flask.sessions import SecureCookieSessionInterface, SessionMixin
+
 log = logging.getLogger(__name__)
 ENGINE_IO_TYPES = set("0123456b")  # the first character of every Engine.IO packet
 BAD_PACKET = {"code": "bad_packet", "message": "That was not a Socket.IO event."}
@@ -52,6 +55,16 @@ def socket_options(config: Mapping[str, Any]) -> dict[str, Any]:
             # thread per event costs more than the handlers, and could answer a `chat`
             # before the `typing` sent ahead of it.
             "async_handlers": False}
+
+
+class EventSessionInterface(SecureCookieSessionInterface):
+    """Flask's signed-cookie sessions, except that a Socket.IO event reuses the session
+    Flask-SocketIO saved from its connection instead of checking the cookie's signature
+    and decoding it again for every event (a tenth of the CPU at 500 judges)."""
+
+    def open_session(self, app: Flask, request: Request) -> SessionMixin | None:
+        saved = request.environ.get("saved_session")
+        return saved if saved is not None else super().open_session(app, request)
 
 
 def guard_packets(server: Any) -> None:
