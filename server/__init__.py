@@ -17,7 +17,14 @@ from flask_sqlalchemy import SQLAlchemy
 from sqlalchemy import MetaData, event, make_url
 
 from .config import MIGRATIONS_DIR, WEB_DIR, Config, database_url
-from .transport import EventSessionInterface, PollingGuard, buffer_size, guard_packets, socket_options
+from .transport import (
+    EventSessionInterface,
+    PollingGuard,
+    buffer_size,
+    guard_packets,
+    route_socket_path,
+    socket_options,
+)
 
 # Named constraints let Alembic's SQLite batch mode alter tables later.
 db = SQLAlchemy(metadata=MetaData(naming_convention={
@@ -91,6 +98,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     migrate.init_app(app, db)
     app.session_interface = EventSessionInterface()
     socketio.init_app(app, **socket_options(app.config))
+    route_socket_path(app)
     guard_packets(socketio.server)
     app.wsgi_app = PollingGuard(app.wsgi_app, buffer_size(app.config))
     from . import admin
