@@ -3,7 +3,8 @@
 All live state sits on an `Arena` object stored in `app.extensions["arena"]` and is
 guarded by one lock, so every test starts from a fresh arena. Anything slow (machine
 inference, waits, the game clock) runs in Socket.IO background tasks, never on the
-event path, so one game cannot stall another.
+event path, so one game cannot stall another; chat messages are stored by the
+`Recorder`'s writer thread, not under the lock.
 
 Blindness: a judge sees the same events, payload shapes and pacing whoever the partner
 is. Each message is preceded by exactly one `partner_typing`; a partner who leaves and
@@ -22,12 +23,13 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from flask import Flask
-from sqlalchemy import or_, select, update
+from sqlalchemy import insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from . import db
 from .machines import Machine, Roster, timing_of
 from .models import HUMAN, MACHINE, SERVER_RESTART, Game, Message, Report, Verdict, utcnow
+from .recorder import Recorder
 from .replies import ReplyBatcher
 
 log = logging.getLogger(__name__)
@@ -160,6 +162,7 @@ class Arena:
         self.closing = threading.Event()
         self.tasks: set[threading.Thread] = set()
         self.replies = ReplyBatcher(app.config.get("REPLY_BATCHING", True))
+        self.recorder = Recorder(app)
 
     # -- plumbing ---------------------------------------------------------------------
 
@@ -200,6 +203,7 @@ class Arena:
                 live.done.set()
         for task in list(self.tasks):
             task.join(timeout)
+        self.recorder.close()
         self.replies.close()
         self.roster.close()
 
@@ -389,7 +393,8 @@ class Arena:
         return live, live.index_of(sid)
 
     def chat(self, sid: str, text: Any, arrived: float | None = None) -> None:
-        """A person's message: checked against the rules, stored, then relayed.
+        """A person's message: checked against the rules, relayed, then stored (in order, by
+        the recorder, off the game lock).
         `arrived` is when its packet reached the server, if known."""
         if arrived is not None:
             self.intakes.append(time.monotonic() - arrived)
@@ -420,8 +425,8 @@ class Arena:
 
     def _deliver(self, live: Live, me: int, text: str) -> None:
         seat, other = live.seats[me], live.seats[1 - me]
-        db.session.add(Message(game_id=live.id, player_id=seat.player_id, seat=me + 1, text=text))
-        db.session.commit()
+        self.recorder.add(insert(Message).values(game_id=live.id, player_id=seat.player_id,
+                                                 seat=me + 1, text=text, sent_at=utcnow()))
         live.history.append((me, text))
         live.turn = 1 - me
         self._show_typing(live, me)  # a no-op unless the sender never sent `typing`
@@ -600,6 +605,7 @@ class Arena:
         reason = tidy(reason or "") or None
         if reason is not None and len(reason) > MAX_REASON_CHARS:
             raise Rejected("reason_too_long", f"A reason is at most {MAX_REASON_CHARS} characters.")
+        self.recorder.flush()  # the conversation judged is stored before the verdict is
         with self.lock:
             game = self._judged_game(sid, player_id, data.get("game_id"))
             if game.session_id is not None:

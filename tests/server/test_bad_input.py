@@ -31,6 +31,8 @@ def settings(settings):
 
 
 def rows(app) -> tuple[int, int, int]:
+    """Messages, verdicts and reports stored, once the recorder has written what it has."""
+    app.extensions["arena"].recorder.flush()
     with app.app_context():
         return tuple(db.session.scalar(select(func.count()).select_from(m))
                      for m in (Message, Verdict, Report))
@@ -173,6 +175,7 @@ def test_control_characters_go_and_html_stays_plain_text(app, new_player, machin
         judge.wait_for("chat")
     assert judge.emit("chat", {"text": sent}) == {"ok": True}
     assert judge.wait_for("chat") == {"text": f"fake-bot v0 heard: {relayed}"}
+    app.extensions["arena"].recorder.flush()
     with app.app_context():
         assert relayed in db.session.scalars(select(Message.text)).all()
 

@@ -96,6 +96,7 @@ def test_turns_alternate_and_messages_are_checked(app, new_player):
     assert second.emit("chat", {"text": "  spaced \n out  "}) == {"ok": True}
     assert first.wait_for("chat") == {"text": "spaced out"}  # whitespace is normalised
     assert [n for n in second.names() if n == "chat"] == ["chat"]  # rejected ones never arrived
+    app.extensions["arena"].recorder.flush()
     with app.app_context():
         texts = db.session.scalars(select(Message.text).where(Message.game_id == game_id)).all()
     assert texts == ["x" * 300, "spaced out"]

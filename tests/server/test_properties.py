@@ -120,6 +120,7 @@ class Arena(RuleBasedStateMachine):
             assert len(players) == len(set(players))
             for live in arena.live.values():
                 assert live.seats[0].player_id != live.seats[1].player_id or live.seats[1].machine
+        arena.recorder.flush()
         with self.app.app_context():
             verdicts = db.session.scalars(select(Verdict)).all()
             assert len({(v.game_id, v.judge_id) for v in verdicts}) == len(verdicts)
