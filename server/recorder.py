@@ -13,37 +13,28 @@ acknowledged only once the conversation it judges is stored too.
 from __future__ import annotations
 
 import logging
-import threading
 
 from flask import Flask
 from sqlalchemy.sql import Executable
 
 from . import db
+from .batching import BatchWorker
 
 log = logging.getLogger(__name__)
 
 
-class Recorder:
+class Recorder(BatchWorker[Executable]):
     """`add(statement)` from any thread; one writer thread executes them in order."""
 
     def __init__(self, app: Flask) -> None:
+        super().__init__("recorder")
         self.app = app
-        self.pending: list[Executable] = []
         self.added = self.done = 0  # statements handed over, and those written (or failed)
-        self.changed = threading.Condition()
-        self.writer: threading.Thread | None = None
-        self.closed = False
 
     def add(self, statement: Executable) -> None:
         with self.changed:
-            if self.closed:
-                raise RuntimeError("the server is shutting down")
-            self.pending.append(statement)
+            self.put(statement)
             self.added += 1
-            if self.writer is None:
-                self.writer = threading.Thread(target=self._write_all, name="recorder", daemon=True)
-                self.writer.start()
-            self.changed.notify_all()
 
     def flush(self, timeout: float = 10.0) -> bool:
         """Wait until everything added so far is written; False if that took too long."""
@@ -51,26 +42,12 @@ class Recorder:
             target = self.added
             return self.changed.wait_for(lambda: self.done >= target, timeout)
 
-    def close(self) -> None:
-        """Write what is pending, then stop the writer (the server is stopping)."""
-        with self.changed:
-            self.closed = True
-            self.changed.notify_all()
-        if self.writer is not None:
-            self.writer.join(10)
-
-    def _write_all(self) -> None:
+    def handle(self, batch: list[Executable]) -> None:
         with self.app.app_context():
-            while True:
-                with self.changed:
-                    self.changed.wait_for(lambda: self.pending or self.closed)
-                    if not self.pending:
-                        return
-                    batch, self.pending = self.pending, []
-                self._write(batch)
-                with self.changed:
-                    self.done += len(batch)
-                    self.changed.notify_all()
+            self._write(batch)
+        with self.changed:
+            self.done += len(batch)
+            self.changed.notify_all()
 
     def _write(self, batch: list[Executable]) -> None:
         try:

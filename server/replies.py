@@ -18,6 +18,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from .batching import BatchWorker
 from .machines import History, Machine
 
 log = logging.getLogger(__name__)
@@ -33,51 +34,27 @@ class Ask:
     error: BaseException | None = None
 
 
-class ReplyBatcher:
+class ReplyBatcher(BatchWorker[Ask]):
     """`reply(machine, history)` from any thread; batched per machine when it can be."""
 
     def __init__(self, enabled: bool = True) -> None:
+        super().__init__("reply-batcher", max_batch=MAX_BATCH, join_seconds=5)
         self.enabled = enabled
-        self.queue: list[Ask] = []
-        self.ready = threading.Condition()
-        self.worker: threading.Thread | None = None
-        self.closed = False
         self.batches: list[int] = []  # sizes of the recent batches, for tests and the bench
 
     def reply(self, machine: Machine, history: History) -> str:
         if not self.enabled or not callable(getattr(machine, "reply_batch", None)):
             return machine.reply(history)
         ask = Ask(machine, history)
-        with self.ready:
-            if self.closed:
-                raise RuntimeError("the server is shutting down")
-            self.queue.append(ask)
-            if self.worker is None:
-                self.worker = threading.Thread(target=self._work, name="reply-batcher", daemon=True)
-                self.worker.start()
-            self.ready.notify()
+        self.put(ask)
         ask.done.wait()
         if ask.error is not None:
             raise ask.error
         return ask.text
 
-    def close(self) -> None:
-        with self.ready:
-            self.closed = True
-            self.ready.notify()
-        if self.worker is not None:
-            self.worker.join(5)
-
-    def _work(self) -> None:
-        while True:
-            with self.ready:
-                while not self.queue and not self.closed:
-                    self.ready.wait()
-                if not self.queue:
-                    return
-                batch, self.queue = self.queue[:MAX_BATCH], self.queue[MAX_BATCH:]
-            for machine, asks in _by_machine(batch):
-                self._answer(machine, asks)
+    def handle(self, batch: list[Ask]) -> None:
+        for machine, asks in _by_machine(batch):
+            self._answer(machine, asks)
 
     def _answer(self, machine: Machine, asks: list[Ask]) -> None:
         try:
