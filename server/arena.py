@@ -425,8 +425,8 @@ class Arena:
 
     def _deliver(self, live: Live, me: int, text: str) -> None:
         seat, other = live.seats[me], live.seats[1 - me]
-        self.recorder.add(insert(Message).values(game_id=live.id, player_id=seat.player_id,
-                                                 seat=me + 1, text=text, sent_at=utcnow()))
+        self.recorder.add(insert(Message).values(  # stamped when relayed, not when written
+            game_id=live.id, player_id=seat.player_id, seat=me + 1, text=text, sent_at=utcnow()))
         live.history.append((me, text))
         live.turn = 1 - me
         self._show_typing(live, me)  # a no-op unless the sender never sent `typing`
