@@ -23,7 +23,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from flask import Flask
-from sqlalchemy import insert, or_, select, update
+from sqlalchemy import bindparam, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from . import db
@@ -38,6 +38,13 @@ RECENT_WAITS = 20           # human match waits a machine game's start wait is d
 RECENT_EXITS = 50           # how human partners' games ended, for machines to imitate
 MIN_EXITS_TO_IMITATE = 10   # too few games tell nothing; machines then never leave early
 RECENT_ROUND_TRIPS = 50     # people's network and intake times, for machines to add
+
+# What the recorder writes (made once, so SQLAlchemy compiles each once). The first end
+# of a game wins: a verdict's transaction and the clock may both end it.
+STORE_MESSAGE = insert(Message.__table__)
+STORE_END = (update(Game.__table__)
+             .where(Game.__table__.c.id == bindparam("game"), Game.__table__.c.ended_at.is_(None))
+             .values(ended_at=bindparam("at"), end_reason=bindparam("why")))
 
 
 # Characters that show nothing or reorder what follows: C0/C1 controls other than white
@@ -344,14 +351,15 @@ class Arena:
     def _start(self, kind: str, seats: list[Seat], bot_name: str | None, fallback: bool,
                waited: float, scope: Any = None) -> Live:
         first = self.rng.randrange(2)
-        game = Game(kind=kind, bot_name=bot_name, fallback=fallback,
-                    player1_id=seats[0].player_id, player2_id=seats[1].player_id,
-                    first_seat=first + 1, waited_seconds=round(waited, 3),
-                    session_id=None if scope is None else scope.session_id)
-        db.session.add(game)
+        # A Core insert: the ORM's unit of work costs several times as much, under the lock.
+        game_id = db.session.execute(insert(Game.__table__).values(
+            kind=kind, bot_name=bot_name, fallback=fallback,
+            player1_id=seats[0].player_id, player2_id=seats[1].player_id,
+            first_seat=first + 1, waited_seconds=round(waited, 3),
+            session_id=None if scope is None else scope.session_id)).inserted_primary_key[0]
         db.session.commit()
         seconds = self.cfg("GAME_SECONDS") if scope is None else scope.seconds
-        live = Live(game.id, seats, turn=first, seconds=seconds, scope=scope)
+        live = Live(game_id, seats, turn=first, seconds=seconds, scope=scope)
         self.live[live.id] = live
         for i, seat in enumerate(seats):
             if seat.sid is not None:
@@ -425,8 +433,9 @@ class Arena:
 
     def _deliver(self, live: Live, me: int, text: str) -> None:
         seat, other = live.seats[me], live.seats[1 - me]
-        self.recorder.add(insert(Message).values(  # stamped when relayed, not when written
-            game_id=live.id, player_id=seat.player_id, seat=me + 1, text=text, sent_at=utcnow()))
+        self.recorder.add(STORE_MESSAGE, {  # stamped when relayed, not when written
+            "game_id": live.id, "player_id": seat.player_id, "seat": me + 1, "text": text,
+            "sent_at": utcnow()})
         live.history.append((me, text))
         live.turn = 1 - me
         self._show_typing(live, me)  # a no-op unless the sender never sent `typing`
@@ -557,16 +566,17 @@ class Arena:
                 "messages": [{"mine": i == me, "text": text} for i, text in live.history],
                 "over": away.missed_end}, sid)
 
-    def _end(self, live: Live, reasons: dict[int, str], why: str, ender: int | None = None) -> bool:
-        """Close a game once: store the end, tell each person their reason, stop its tasks."""
+    def _end(self, live: Live, reasons: dict[int, str], why: str, ender: int | None = None,
+             stored: bool = False) -> bool:
+        """Close a game once: store the end (unless the caller's transaction has), tell each
+        person their reason, stop its tasks."""
         with self.lock:
             if self.live.get(live.id) is not live:
                 return False
             live.done.set()
             del self.live[live.id]
-            game = db.session.get(Game, live.id)
-            game.ended_at, game.end_reason = utcnow(), why
-            db.session.commit()
+            if not stored:
+                self.recorder.add(STORE_END, {"game": live.id, "at": utcnow(), "why": why})
             if all(seat.machine is None for seat in live.seats):
                 stayed = time.monotonic() - live.started
                 for judge in (0, 1):  # the judge whose partner ended it saw an exit
@@ -605,27 +615,31 @@ class Arena:
         reason = tidy(reason or "") or None
         if reason is not None and len(reason) > MAX_REASON_CHARS:
             raise Rejected("reason_too_long", f"A reason is at most {MAX_REASON_CHARS} characters.")
+        # The database work is done outside the game lock, which every message of every
+        # game needs; the unique (game, judge) constraint keeps a verdict from counting twice.
         self.recorder.flush()  # the conversation judged is stored before the verdict is
+        game = self._judged_game(sid, player_id, data.get("game_id"))
+        if game.session_id is not None:
+            from .sessions import check_judge  # sessions imports this module
+            check_judge(game, player_id)
+        partner = MACHINE if game.kind == MACHINE else HUMAN
         with self.lock:
-            game = self._judged_game(sid, player_id, data.get("game_id"))
-            if game.session_id is not None:
-                from .sessions import check_judge  # sessions imports this module
-                check_judge(game, player_id)
-            partner = MACHINE if game.kind == MACHINE else HUMAN
             live = self.live.get(game.id)
-            verdict = Verdict(game_id=game.id, judge_id=player_id, partner_kind=partner,
-                              bot_name=game.bot_name, guess=guess, confidence=round(confidence),
-                              reason=reason, during_game=live is not None,
-                              after_machine_streak=after_machine_streak(player_id, game.id))
-            db.session.add(verdict)
-            try:
-                db.session.commit()
-            except IntegrityError:
-                db.session.rollback()
-                raise Rejected("already_judged", "You already gave your verdict on this game.") from None
-            if live is not None:
-                me = game.seat_of(player_id) - 1
-                self._end(live, {me: "verdict", 1 - me: "partner_left"}, "verdict", ender=me)
+        verdict = Verdict(game_id=game.id, judge_id=player_id, partner_kind=partner,
+                          bot_name=game.bot_name, guess=guess, confidence=round(confidence),
+                          reason=reason, during_game=live is not None,
+                          after_machine_streak=after_machine_streak(player_id, game.id))
+        db.session.add(verdict)
+        if live is not None:  # the game ends with the verdict, in the same transaction
+            db.session.execute(STORE_END, {"game": game.id, "at": utcnow(), "why": "verdict"})
+        try:
+            db.session.commit()
+        except IntegrityError:
+            db.session.rollback()
+            raise Rejected("already_judged", "You already gave your verdict on this game.") from None
+        if live is not None:
+            me = game.seat_of(player_id) - 1
+            self._end(live, {me: "verdict", 1 - me: "partner_left"}, "verdict", ender=me, stored=True)
         reveal = {"game_id": game.id, "partner": partner, "correct": verdict.correct}
         if game.bot_name:
             reveal["bot"] = game.bot_name
@@ -641,7 +655,6 @@ class Arena:
         if text is not None and (not isinstance(text, str) or len(text) > MAX_REASON_CHARS):
             raise Rejected("bad_report", f"A report is text of at most {MAX_REASON_CHARS} characters.")
         text = text or None
-        with self.lock:
-            game = self._judged_game(sid, player_id, data.get("game_id"))
-            db.session.add(Report(game_id=game.id, reporter_id=player_id, text=text))
-            db.session.commit()
+        game = self._judged_game(sid, player_id, data.get("game_id"))
+        db.session.add(Report(game_id=game.id, reporter_id=player_id, text=text))
+        db.session.commit()

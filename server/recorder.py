@@ -1,18 +1,21 @@
-"""Chat messages stored in the order they were relayed, without holding up the game.
+"""Game records (messages, game ends) stored in the order they happened, off the game lock.
 
-The game lock guards the arena's memory. Storing a message under it meant every other
-game waited through an insert, a commit and the interpreter lock being passed around
-thousands of threads: at 500 judges that made the lock the longest wait on the way of a
-message (docs/load.md). A message is now relayed under the lock and handed to one
-writer thread, which commits whatever has queued up in one transaction; being one
-thread, it stores messages in the order they were relayed.
+The game lock guards the arena's memory. Storing under it meant every other game waited
+through building an SQL statement, an insert, a commit and the interpreter lock being
+passed around thousands of threads: at 500 judges that made the lock the longest wait on
+the way of a message (docs/load.md). The game now hands each row to one writer thread as
+a prepared statement and its parameters (a dict: cheap to make under the lock). The
+writer commits whatever has queued up in one transaction, with one `executemany` per run
+of the same statement; being one thread, it stores rows in the order they were added.
 
 `flush()` waits until everything handed over so far is committed: a verdict is
 acknowledged only once the conversation it judges is stored too.
 """
 from __future__ import annotations
 
+import itertools
 import logging
+from typing import Any, NamedTuple
 
 from flask import Flask
 from sqlalchemy.sql import Executable
@@ -23,17 +26,22 @@ from .batching import BatchWorker
 log = logging.getLogger(__name__)
 
 
-class Recorder(BatchWorker[Executable]):
-    """`add(statement)` from any thread; one writer thread executes them in order."""
+class Row(NamedTuple):
+    statement: Executable  # made once (a module constant), so SQLAlchemy compiles it once
+    params: dict[str, Any]
+
+
+class Recorder(BatchWorker[Row]):
+    """`add(statement, params)` from any thread; one writer thread executes them in order."""
 
     def __init__(self, app: Flask) -> None:
         super().__init__("recorder")
         self.app = app
-        self.added = self.done = 0  # statements handed over, and those written (or failed)
+        self.added = self.done = 0  # rows handed over, and those written (or failed)
 
-    def add(self, statement: Executable) -> None:
+    def add(self, statement: Executable, params: dict[str, Any]) -> None:
         with self.changed:
-            self.put(statement)
+            self.put(Row(statement, params))
             self.added += 1
 
     def flush(self, timeout: float = 10.0) -> bool:
@@ -42,22 +50,23 @@ class Recorder(BatchWorker[Executable]):
             target = self.added
             return self.changed.wait_for(lambda: self.done >= target, timeout)
 
-    def handle(self, batch: list[Executable]) -> None:
+    def handle(self, batch: list[Row]) -> None:
         with self.app.app_context():
             self._write(batch)
         with self.changed:
             self.done += len(batch)
             self.changed.notify_all()
 
-    def _write(self, batch: list[Executable]) -> None:
+    def _write(self, batch: list[Row]) -> None:
         try:
-            for statement in batch:
-                db.session.execute(statement)
+            for _, run in itertools.groupby(batch, key=lambda row: id(row.statement)):
+                run = list(run)
+                db.session.execute(run[0].statement, [row.params for row in run])
             db.session.commit()
         except Exception:
             db.session.rollback()
             if len(batch) > 1:  # one at a time: only what cannot be stored is lost
-                for statement in batch:
-                    self._write([statement])
+                for row in batch:
+                    self._write([row])
             else:  # the database is down or full: say so loudly, keep the game going
-                log.exception("could not store %s", batch[0])
+                log.exception("could not store %s %s", batch[0].statement, batch[0].params)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import random
 import shutil
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -100,6 +100,15 @@ def app(settings) -> Iterator[Flask]:
 @pytest.fixture
 def arena(app):
     return app.extensions["arena"]
+
+
+@pytest.fixture
+def stored(arena) -> Callable[[], None]:
+    """Call it before reading what games wrote: messages and game ends are stored by the
+    arena's recorder thread a moment after they happen."""
+    def wait() -> None:
+        assert arena.recorder.flush(), "the recorder did not catch up within its timeout"
+    return wait
 
 
 class Player:

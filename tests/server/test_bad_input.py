@@ -32,7 +32,7 @@ def settings(settings):
 
 def rows(app) -> tuple[int, int, int]:
     """Messages, verdicts and reports stored, once the recorder has written what it has."""
-    app.extensions["arena"].recorder.flush()
+    assert app.extensions["arena"].recorder.flush()
     with app.app_context():
         return tuple(db.session.scalar(select(func.count()).select_from(m))
                      for m in (Message, Verdict, Report))
@@ -168,14 +168,14 @@ def test_text_that_is_not_valid_unicode_is_refused(app, new_player, event, paylo
     ("<script>alert(1)</script>", "<script>alert(1)</script>"),  # text, shown as text
     ("<img src=x onerror=alert(1)>&amp;", "<img src=x onerror=alert(1)>&amp;"),
 ])
-def test_control_characters_go_and_html_stays_plain_text(app, new_player, machine, sent, relayed):
+def test_control_characters_go_and_html_stays_plain_text(app, new_player, stored, sent, relayed):
     judge = new_player()
     game = judge.play()
     if not game["you_first"]:
         judge.wait_for("chat")
     assert judge.emit("chat", {"text": sent}) == {"ok": True}
     assert judge.wait_for("chat") == {"text": f"fake-bot v0 heard: {relayed}"}
-    app.extensions["arena"].recorder.flush()
+    stored()
     with app.app_context():
         assert relayed in db.session.scalars(select(Message.text)).all()
 

@@ -82,7 +82,7 @@ def test_two_people_are_paired_and_both_judge_each_other(app, new_player):
                             second.player_id: ("human", "human", False)}
 
 
-def test_turns_alternate_and_messages_are_checked(app, new_player):
+def test_turns_alternate_and_messages_are_checked(app, new_player, stored):
     first, second, game_id = pair(app, new_player)
     assert second.emit("chat", {"text": "me first!"}) == {"ok": False, "code": "not_your_turn"}
     assert second.wait_for("error")["code"] == "not_your_turn"
@@ -96,7 +96,7 @@ def test_turns_alternate_and_messages_are_checked(app, new_player):
     assert second.emit("chat", {"text": "  spaced \n out  "}) == {"ok": True}
     assert first.wait_for("chat") == {"text": "spaced out"}  # whitespace is normalised
     assert [n for n in second.names() if n == "chat"] == ["chat"]  # rejected ones never arrived
-    app.extensions["arena"].recorder.flush()
+    stored()
     with app.app_context():
         texts = db.session.scalars(select(Message.text).where(Message.game_id == game_id)).all()
     assert texts == ["x" * 300, "spaced out"]

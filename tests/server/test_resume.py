@@ -76,7 +76,7 @@ def test_messages_sent_during_the_gap_are_in_the_resumed_state(app, arena, new_p
     assert state["your_turn"] is True and state["partner_typing"] is False
 
 
-def test_after_the_grace_period_the_partner_is_told_the_player_left(app, new_player):
+def test_after_the_grace_period_the_partner_is_told_the_player_left(app, new_player, stored):
     app.config["RECONNECT_GRACE_SECONDS"] = 0.2
     first, second, game_id = pair(app, new_player)
     first.sio.disconnect()
@@ -84,6 +84,7 @@ def test_after_the_grace_period_the_partner_is_told_the_player_left(app, new_pla
     reload(app, first)
     assert first.emit("find_game") == {"ok": True}  # no resume: a new game
     assert "resume" not in first.names()
+    stored()
     with app.app_context():
         assert db.session.get(Game, game_id).end_reason == "left"
 
@@ -101,11 +102,12 @@ def test_a_game_that_ends_during_the_gap_is_resumed_as_over(app, new_player):
     assert first.wait_for("reveal")["game_id"] == game_id
 
 
-def test_another_player_cannot_take_the_seat(app, new_player):
+def test_another_player_cannot_take_the_seat(app, new_player, stored):
     first, second, game_id = pair(app, new_player)
     first.sio.disconnect()
     stranger = new_player()
     assert "resume" not in stranger.names()
     assert stranger.emit("chat", {"text": "me now"})["code"] == "no_game"
+    stored()
     with app.app_context():
         assert db.session.scalars(select(Game)).one().ended_at is None
