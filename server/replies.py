@@ -18,6 +18,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from threadpoolctl import threadpool_limits
+
 from .batching import BatchWorker
 from .machines import History, Machine
 
@@ -133,8 +135,14 @@ class ProcessMachine:
 
 
 def _serve(conn: Any, loader: Callable[[], Machine]) -> None:
-    """The worker process: answer batches until the server closes the pipe."""
-    machine = loader()
+    """The worker process: answer batches until the server closes the pipe.
+
+    Its BLAS gets one thread. OpenBLAS starts a thread per core and keeps them spinning
+    between calls; on two cores that took the core the server's threads and its clients
+    need, and doubled the arena's p99 at 500 judges (docs/load.md). The GRU's products
+    are too small to gain from a second thread."""
+    machine = loader()  # imports NumPy, so its BLAS is loaded before it is limited
+    threadpool_limits(1)
     while True:
         try:
             histories = conn.recv()

@@ -117,3 +117,28 @@ def test_a_process_machine_answers_from_its_worker_and_survives_its_death():
     finally:
         machine.close()
     assert machine._process is None
+
+
+
+class BlasThreads:
+    """A machine that answers with the number of threads its process's BLAS may use."""
+
+    name = "blas v0"
+
+    def reply_batch(self, histories):
+        from threadpoolctl import threadpool_info
+        return [str(max(pool["num_threads"] for pool in threadpool_info())) for _ in histories]
+
+
+def load_blas_machine():
+    import numpy  # noqa: F401 -- loads the BLAS, as the GRU's loader does
+    return BlasThreads()
+
+
+def test_the_worker_process_computes_on_one_blas_thread_leaving_the_other_cores_to_the_server():
+    from server.replies import ProcessMachine
+    machine = ProcessMachine(BlasThreads(), load_blas_machine)
+    try:
+        assert machine.reply_batch([[]]) == ["1"]
+    finally:
+        machine.close()
