@@ -1,7 +1,9 @@
 """Live games: matchmaking, turns, machine pacing, timers and verdicts for one application.
 
-All live state sits on an `Arena` object stored in `app.extensions["arena"]` and is
-guarded by one lock, so every test starts from a fresh arena. Anything slow (machine
+All live state sits on an `Arena` object stored in `app.extensions["arena"]`, so every
+test starts from a fresh arena. The arena's lock guards matchmaking and the table of
+games; each game's own lock guards its turns, so a message waits only for its own game.
+A thread that needs both takes the arena's first. Anything slow (machine
 inference, waits, the game clock) runs in Socket.IO background tasks, never on the
 event path, so one game cannot stall another; chat messages are stored by the
 `Recorder`'s writer thread, not under the lock.
@@ -126,6 +128,7 @@ class Live:
     turn_began: float = field(default_factory=time.monotonic)  # when the partner's words went out
     seconds: float = 0.0  # the game's length
     scope: Any = None
+    lock: threading.RLock = field(default_factory=threading.RLock)  # its turns, history, seats
 
     def index_of(self, sid: str) -> int:
         return 0 if self.seats[0].sid == sid else 1
@@ -394,11 +397,18 @@ class Arena:
 
     # -- the chat ---------------------------------------------------------------------
 
-    def _seat(self, sid: str) -> tuple[Live, int]:
+    def _game_of(self, sid: str) -> Live:
+        """This connection's running game; hold its lock while using it (it may end)."""
         live = self.live.get(self.game_of.get(sid, -1))
         if live is None:
             raise Rejected("no_game", "You are not in a game.")
-        return live, live.index_of(sid)
+        return live
+
+    def _seat(self, live: Live, sid: str) -> int:
+        """Under the game's lock: the connection's seat, if the game still runs."""
+        if live.done.is_set():
+            raise Rejected("no_game", "You are not in a game.")
+        return live.index_of(sid)
 
     def chat(self, sid: str, text: Any, arrived: float | None = None) -> None:
         """A person's message: checked against the rules, relayed, then stored (in order, by
@@ -406,8 +416,9 @@ class Arena:
         `arrived` is when its packet reached the server, if known."""
         if arrived is not None:
             self.intakes.append(time.monotonic() - arrived)
-        with self.lock:
-            live, me = self._seat(sid)
+        live = self._game_of(sid)
+        with live.lock:
+            me = self._seat(live, sid)
             text = tidy(text) if isinstance(text, str) else ""
             if not text:
                 raise Rejected("empty", "A message needs some text.")
@@ -419,8 +430,9 @@ class Arena:
 
     def typing(self, sid: str) -> None:
         """Relay a person's typing once per turn, as machines show it once per message."""
-        with self.lock:
-            live, me = self._seat(sid)
+        live = self._game_of(sid)
+        with live.lock:
+            me = self._seat(live, sid)
             if live.turn != me:
                 raise Rejected("not_your_turn", "Wait for your partner's reply.")
             self._show_typing(live, me)
@@ -467,7 +479,7 @@ class Arena:
         went out, or the game started), not from when this task got going: thinking
         time, a busy lock and a late thread all fall inside the wait instead of adding
         to it, as a person's reading and thinking do."""
-        with self.lock:
+        with live.lock:
             me = 0 if live.seats[0].machine is not None else 1
             if live.done.is_set() or live.turn != me:
                 return
@@ -489,13 +501,13 @@ class Arena:
         typing_at = began + self.machine_lag() + wait * scale
         if live.done.wait(max(0.0, typing_at - time.monotonic())):
             return
-        with self.lock:
+        with live.lock:
             if live.done.is_set():
                 return
             self._show_typing(live, me)
         if live.done.wait(max(0.0, typing_at + typing * scale - time.monotonic())):
             return
-        with self.lock:
+        with live.lock:
             if not live.done.is_set():
                 self._deliver(live, me, text)
 
@@ -527,7 +539,8 @@ class Arena:
                 self._end(live, {1 - me: "partner_left"}, "left", ender=me)
                 return
             seat = live.seats[me]
-            seat.sid = None
+            with live.lock:
+                seat.sid = None
             away = self.away[seat.player_id] = Away(live, me)
             self.later(grace, self._gone, seat.player_id, away)
 
@@ -551,26 +564,27 @@ class Arena:
             running = self.live.get(live.id) is live
             if not running and away.missed_end is None:
                 return  # it ended as they left (the grace timer's own end); nothing to resume
-            if running:
-                live.seats[me].sid = sid
             if live.scope is not None:  # online in the session again, in their own role
                 self.in_session[sid] = replace(live.scope, player_id=player_id,
                                                judge=live.seats[me].judge)
             self.game_of[sid] = live.id
             left = live.seconds - (time.monotonic() - live.started)
-            self.emit("resume", {
-                "game_id": live.id, "seconds": max(0, round(left, 1)),
-                "max_chars": self.cfg("MAX_CHARS"),
-                "your_turn": running and live.turn == me,
-                "partner_typing": running and live.seats[1 - me].typing_shown,
-                "messages": [{"mine": i == me, "text": text} for i, text in live.history],
-                "over": away.missed_end}, sid)
+            with live.lock:
+                if running:
+                    live.seats[me].sid = sid
+                self.emit("resume", {
+                    "game_id": live.id, "seconds": max(0, round(left, 1)),
+                    "max_chars": self.cfg("MAX_CHARS"),
+                    "your_turn": running and live.turn == me,
+                    "partner_typing": running and live.seats[1 - me].typing_shown,
+                    "messages": [{"mine": i == me, "text": text} for i, text in live.history],
+                    "over": away.missed_end}, sid)
 
     def _end(self, live: Live, reasons: dict[int, str], why: str, ender: int | None = None,
              stored: bool = False) -> bool:
         """Close a game once: store the end (unless the caller's transaction has), tell each
         person their reason, stop its tasks."""
-        with self.lock:
+        with self.lock, live.lock:
             if self.live.get(live.id) is not live:
                 return False
             live.done.set()
