@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import threading
+from collections import OrderedDict
 from pathlib import Path
 from typing import Sequence
 
@@ -25,6 +26,7 @@ SPEAKERS = ("self", "other")
 CONTEXT_MESSAGES = 40  # older messages add little and cost time
 MESSAGE_CHARS = 1000  # a longer message is cut to its last characters before reading
 FALLBACKS = ("haha", "hmm", "lol", "ok", "yeah")
+KNOWN_CONVERSATIONS = 4096  # states kept for conversations in play: 2 KB each at 512 units
 History = Sequence[tuple[str, str]]
 
 
@@ -68,6 +70,10 @@ class Bot:
         self._rng_lock = threading.Lock()
         self._banned = np.array([UNK_ID, BOS_ID])
         self._markers = np.array([A_ID, B_ID])
+        # Conversation so far (a prompt without its last side marker) -> the network's
+        # states after reading it; least recently used first.
+        self._known: OrderedDict[tuple[int, ...], list[np.ndarray]] = OrderedDict()
+        self._known_lock = threading.Lock()
 
     def prompt(self, history: History) -> tuple[list[int], int]:
         """The token stream the network reads, ending with the bot's own side marker, and
@@ -107,7 +113,7 @@ class Bot:
         """Sample one message per prompt until a side marker (end of message) or the length cap."""
         net, config = self.network, self.sampling
         batch = len(prompts)
-        hidden, states = net.feed(prompts)
+        hidden, states = self.read(prompts)
         generated: list[list[int]] = [[] for _ in range(batch)]
         seen = [set(p[-60:]) - set(MARKER_IDS) for p in prompts]
         active = np.ones(batch, bool)
@@ -124,6 +130,35 @@ class Bot:
                 break
             hidden, states = net.step(tokens, states)
         return [self.tokenizer.decode(ids) for ids in generated]
+
+
+    def read(self, prompts: Sequence[Sequence[int]]) -> tuple[np.ndarray, list[np.ndarray]]:
+        """Feed prompts to the network, each from the states of the longest part of it
+        that was read before: a game's next prompt is its last one plus the new messages,
+        so after the first reply only those are read (the feed was most of a reply's
+        cost, and a busy worker took CPU from the server). The result is the same as
+        reading each prompt from the start."""
+        bodies = [tuple(p[:-1]) for p in prompts]  # the conversation; the last token says who speaks next
+        known = [self._longest_known(body) for body in bodies]
+        _, states = self.network.feed([body[cut:] for body, (cut, _) in zip(bodies, known)],
+                                      [start for _, start in known])
+        with self._known_lock:
+            for row, body in enumerate(bodies):
+                self._known[body] = [layer[row].copy() for layer in states]
+                self._known.move_to_end(body)
+            while len(self._known) > KNOWN_CONVERSATIONS:
+                self._known.popitem(last=False)
+        return self.network.step(np.array([p[-1] for p in prompts]), states)
+
+    def _longest_known(self, body: tuple[int, ...]) -> tuple[int, list[np.ndarray] | None]:
+        """The longest prefix of `body` ending before a message whose states are known."""
+        cuts = [len(body)] + [i for i in range(len(body) - 1, 0, -1) if body[i] in MARKER_IDS]
+        with self._known_lock:
+            for cut in cuts:
+                states = self._known.get(body[:cut])
+                if states is not None:
+                    return cut, states
+        return 0, None
 
 
 def load_bot(path: str | Path | None = None, seed: int | None = None) -> Bot:

@@ -71,11 +71,14 @@ class NumpyGRU:
     def logits(self, hidden: np.ndarray) -> np.ndarray:
         return hidden @ self.output_kernel + self.output_bias
 
-    def feed(self, prompts: Sequence[Sequence[int]]) -> tuple[np.ndarray, list[np.ndarray]]:
-        """Read a batch of prompts from zero states: the last hidden output (B, H) and states.
+    def feed(self, prompts: Sequence[Sequence[int]],
+             starts: Sequence[list[np.ndarray] | None] | None = None) -> tuple[np.ndarray, list[np.ndarray]]:
+        """Read a batch of prompts: the last hidden output (B, H) and states.
 
-        Prompts are aligned at their ends and run in lockstep; a row whose prompt has not
-        started yet keeps its zero state, so each row sees exactly its own tokens."""
+        Each row starts from zero states, or from its `starts` entry (one (H,) array per
+        layer: the states after an earlier part of its conversation). Prompts are aligned
+        at their ends and run in lockstep; a row whose prompt has not started yet keeps
+        its starting state, so each row sees exactly its own tokens."""
         batch, length = len(prompts), max(len(p) for p in prompts)
         grid = np.zeros((batch, length), np.int64)
         started = np.zeros((batch, length), bool)
@@ -83,6 +86,9 @@ class NumpyGRU:
             grid[row, length - len(tokens) :] = tokens
             started[row, length - len(tokens) :] = True
         states = self.zero_states(batch)
+        for row, start in enumerate(starts or ()):
+            for layer, h in enumerate(start or ()):
+                states[layer][row] = h
         hidden = np.zeros((batch, self.hidden_size), np.float32)
         for t in range(length):
             new_hidden, new_states = self.step(grid[:, t], states)

@@ -1,5 +1,6 @@
 from dataclasses import replace
 
+import numpy as np
 import pytest
 
 from model.tokenizer import GLUE
@@ -67,3 +68,18 @@ def test_the_bot_exposes_human_like_delays(bot):
 
     wait, typing = bot.timing.sample("hi there", "hey, whats up?", random.Random(0))
     assert wait >= 0 and typing > 0
+
+
+def test_a_games_next_prompt_reads_only_its_new_messages_with_the_same_result(bot, monkeypatch):
+    before = [("other", "hi, how are you?")]
+    first, _ = bot.prompt(before)
+    bot.read([first])
+    now, _ = bot.prompt(before + [("self", "good thanks"), ("other", "cool, me too")])
+    whole_hidden, _ = bot.network.feed([now])
+    read_lengths = []
+    feed = bot.network.feed
+    monkeypatch.setattr(bot.network, "feed", lambda prompts, starts=None: (
+        read_lengths.append([len(p) for p in prompts]), feed(prompts, starts))[1])
+    hidden, _ = bot.read([now])
+    assert read_lengths == [[len(now) - len(first)]]  # the new messages, not the whole prompt
+    assert np.allclose(hidden, whole_hidden, atol=1e-5)
