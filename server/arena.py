@@ -2,11 +2,11 @@
 
 All live state sits on an `Arena` object stored in `app.extensions["arena"]`, so every
 test starts from a fresh arena. The arena's lock guards matchmaking and the table of
-games; each game's own lock guards its turns, so a message waits only for its own game.
-A thread that needs both takes the arena's first. Anything slow (machine
-inference, waits, the game clock) runs in Socket.IO background tasks, never on the
-event path, so one game cannot stall another; chat messages are stored by the
-`Recorder`'s writer thread, not under the lock.
+games; each game's own lock guards its turns, so a message waits only for its own game
+(a thread that needs both takes the arena's first). Anything slow (machine inference,
+waits, the game clock) runs in Socket.IO background tasks, never on the event path, so
+one game cannot stall another; messages and game ends are stored by the `Recorder`'s
+writer thread, and no SQL runs under a game's lock.
 
 Blindness: a judge sees the same events, payload shapes and pacing whoever the partner
 is. Each message is preceded by exactly one `partner_typing`; a partner who leaves and
