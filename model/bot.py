@@ -26,7 +26,8 @@ SPEAKERS = ("self", "other")
 CONTEXT_MESSAGES = 40  # older messages add little and cost time
 MESSAGE_CHARS = 1000  # a longer message is cut to its last characters before reading
 FALLBACKS = ("haha", "hmm", "lol", "ok", "yeah")
-KNOWN_CONVERSATIONS = 4096  # states kept for conversations in play: 2 KB each at 512 units
+KNOWN_CONVERSATIONS = 2048  # conversations in play whose states are kept: a few KB each
+KEY_DTYPE = np.dtype(np.int32)  # token ids in those conversations' keys
 History = Sequence[tuple[str, str]]
 
 
@@ -70,9 +71,9 @@ class Bot:
         self._rng_lock = threading.Lock()
         self._banned = np.array([UNK_ID, BOS_ID])
         self._markers = np.array([A_ID, B_ID])
-        # Conversation so far (a prompt without its last side marker) -> the network's
-        # states after reading it; least recently used first.
-        self._known: OrderedDict[tuple[int, ...], list[np.ndarray]] = OrderedDict()
+        # Conversation so far (a prompt without its last side marker, as int32 bytes) ->
+        # the network's states after reading it; least recently used first.
+        self._known: OrderedDict[bytes, list[np.ndarray]] = OrderedDict()
         self._known_lock = threading.Lock()
 
     def prompt(self, history: History) -> tuple[list[int], int]:
@@ -138,27 +139,34 @@ class Bot:
         so after the first reply only those are read (the feed was most of a reply's
         cost, and a busy worker took CPU from the server). The result is the same as
         reading each prompt from the start."""
-        bodies = [tuple(p[:-1]) for p in prompts]  # the conversation; the last token says who speaks next
+        bodies = [list(p[:-1]) for p in prompts]  # the conversation; the last token says who speaks next
         known = [self._longest_known(body) for body in bodies]
         _, states = self.network.feed([body[cut:] for body, (cut, _) in zip(bodies, known)],
                                       [start for _, start in known])
         with self._known_lock:
             for row, body in enumerate(bodies):
-                self._known[body] = [layer[row].copy() for layer in states]
-                self._known.move_to_end(body)
+                key = _key(body)
+                self._known[key] = [layer[row].copy() for layer in states]
+                self._known.move_to_end(key)
             while len(self._known) > KNOWN_CONVERSATIONS:
                 self._known.popitem(last=False)
         return self.network.step(np.array([p[-1] for p in prompts]), states)
 
-    def _longest_known(self, body: tuple[int, ...]) -> tuple[int, list[np.ndarray] | None]:
+    def _longest_known(self, body: list[int]) -> tuple[int, list[np.ndarray] | None]:
         """The longest prefix of `body` ending before a message whose states are known."""
         cuts = [len(body)] + [i for i in range(len(body) - 1, 0, -1) if body[i] in MARKER_IDS]
+        key = _key(body)
         with self._known_lock:
             for cut in cuts:
-                states = self._known.get(body[:cut])
+                states = self._known.get(key[: cut * KEY_DTYPE.itemsize])
                 if states is not None:
                     return cut, states
         return 0, None
+
+
+def _key(tokens: Sequence[int]) -> bytes:
+    """A token sequence as a compact dict key whose slices are its prefixes' keys."""
+    return np.asarray(tokens, KEY_DTYPE).tobytes()
 
 
 def load_bot(path: str | Path | None = None, seed: int | None = None) -> Bot:

@@ -83,3 +83,10 @@ def test_a_games_next_prompt_reads_only_its_new_messages_with_the_same_result(bo
     hidden, _ = bot.read([now])
     assert read_lengths == [[len(now) - len(first)]]  # the new messages, not the whole prompt
     assert np.allclose(hidden, whole_hidden, atol=1e-5)
+
+
+def test_the_states_kept_are_bounded(bot, monkeypatch):
+    monkeypatch.setattr("model.bot.KNOWN_CONVERSATIONS", 2)
+    for topic in ("pizza", "dogs", "music"):
+        bot.read([bot.prompt([("other", f"do you like {topic}?")])[0]])
+    assert len(bot._known) == 2
