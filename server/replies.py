@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 import multiprocessing
+import os
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -140,9 +141,11 @@ def _serve(conn: Any, loader: Callable[[], Machine]) -> None:
     Its BLAS gets one thread. OpenBLAS starts a thread per core and keeps them spinning
     between calls; on two cores that took the core the server's threads and its clients
     need, and doubled the arena's p99 at 500 judges (docs/load.md). The GRU's products
-    are too small to gain from a second thread."""
+    are too small to gain from a second thread. And it yields the CPU to the server: a
+    reply is paced in seconds, a relayed message is waited for in milliseconds."""
     machine = loader()  # imports NumPy, so its BLAS is loaded before it is limited
     threadpool_limits(1)
+    os.nice(10)
     while True:
         try:
             histories = conn.recv()

@@ -1,6 +1,7 @@
 """Machine replies from many games are generated together, in one batched pass."""
 from __future__ import annotations
 
+import os
 import threading
 import time
 
@@ -120,25 +121,26 @@ def test_a_process_machine_answers_from_its_worker_and_survives_its_death():
 
 
 
-class BlasThreads:
-    """A machine that answers with the number of threads its process's BLAS may use."""
+class WorkerFacts:
+    """A machine that answers with its process's BLAS threads and scheduling priority."""
 
-    name = "blas v0"
+    name = "facts v0"
 
     def reply_batch(self, histories):
         from threadpoolctl import threadpool_info
-        return [str(max(pool["num_threads"] for pool in threadpool_info())) for _ in histories]
+        blas = max(pool["num_threads"] for pool in threadpool_info())
+        return [f"{blas} {os.nice(0)}" for _ in histories]
 
 
-def load_blas_machine():
+def load_facts_machine():
     import numpy  # noqa: F401 -- loads the BLAS, as the GRU's loader does
-    return BlasThreads()
+    return WorkerFacts()
 
 
-def test_the_worker_process_computes_on_one_blas_thread_leaving_the_other_cores_to_the_server():
+def test_the_worker_process_computes_on_one_blas_thread_and_gives_way_to_the_server():
     from server.replies import ProcessMachine
-    machine = ProcessMachine(BlasThreads(), load_blas_machine)
+    machine = ProcessMachine(WorkerFacts(), load_facts_machine)
     try:
-        assert machine.reply_batch([[]]) == ["1"]
+        assert machine.reply_batch([[]]) == [f"1 {min(os.nice(0) + 10, 19)}"]
     finally:
         machine.close()
