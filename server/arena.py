@@ -629,8 +629,8 @@ class Arena:
         reason = tidy(reason or "") or None
         if reason is not None and len(reason) > MAX_REASON_CHARS:
             raise Rejected("reason_too_long", f"A reason is at most {MAX_REASON_CHARS} characters.")
-        # The database work is done outside the game lock, which every message of every
-        # game needs; the unique (game, judge) constraint keeps a verdict from counting twice.
+        # The database work is done outside the locks (matchmaking and every game's end wait
+        # for the arena's); the unique (game, judge) constraint keeps a verdict from counting twice.
         self.recorder.flush()  # the conversation judged is stored before the verdict is
         game = self._judged_game(sid, player_id, data.get("game_id"))
         if game.session_id is not None:
