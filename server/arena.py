@@ -20,7 +20,8 @@ import random
 import threading
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -41,8 +42,10 @@ RECENT_EXITS = 50           # how human partners' games ended, for machines to i
 MIN_EXITS_TO_IMITATE = 10   # too few games tell nothing; machines then never leave early
 RECENT_ROUND_TRIPS = 50     # people's network and intake times, for machines to add
 
-# What the recorder writes (made once, so SQLAlchemy compiles each once). The first end
-# of a game wins: a verdict's transaction and the clock may both end it.
+# Statements made once, so SQLAlchemy compiles each once; Core, not the ORM's unit of
+# work, which costs several times as much. The recorder writes messages and ends; the
+# first end of a game wins: a verdict's transaction and the clock may both end it.
+START_GAME = insert(Game.__table__)
 STORE_MESSAGE = insert(Message.__table__)
 STORE_END = (update(Game.__table__)
              .where(Game.__table__.c.id == bindparam("game"), Game.__table__.c.ended_at.is_(None))
@@ -354,12 +357,11 @@ class Arena:
     def _start(self, kind: str, seats: list[Seat], bot_name: str | None, fallback: bool,
                waited: float, scope: Any = None) -> Live:
         first = self.rng.randrange(2)
-        # A Core insert: the ORM's unit of work costs several times as much, under the lock.
-        game_id = db.session.execute(insert(Game.__table__).values(
-            kind=kind, bot_name=bot_name, fallback=fallback,
-            player1_id=seats[0].player_id, player2_id=seats[1].player_id,
-            first_seat=first + 1, waited_seconds=round(waited, 3),
-            session_id=None if scope is None else scope.session_id)).inserted_primary_key[0]
+        game_id = db.session.execute(START_GAME, {
+            "kind": kind, "bot_name": bot_name, "fallback": fallback,
+            "player1_id": seats[0].player_id, "player2_id": seats[1].player_id,
+            "first_seat": first + 1, "waited_seconds": round(waited, 3),
+            "session_id": None if scope is None else scope.session_id}).inserted_primary_key[0]
         db.session.commit()
         seconds = self.cfg("GAME_SECONDS") if scope is None else scope.seconds
         live = Live(game_id, seats, turn=first, seconds=seconds, scope=scope)
@@ -397,18 +399,17 @@ class Arena:
 
     # -- the chat ---------------------------------------------------------------------
 
-    def _game_of(self, sid: str) -> Live:
-        """This connection's running game; hold its lock while using it (it may end)."""
+    @contextmanager
+    def _seat(self, sid: str) -> Iterator[tuple[Live, int]]:
+        """This connection's running game and seat, with the game's lock held (checked
+        again under the lock: the game may end between looking it up and taking it)."""
         live = self.live.get(self.game_of.get(sid, -1))
         if live is None:
             raise Rejected("no_game", "You are not in a game.")
-        return live
-
-    def _seat(self, live: Live, sid: str) -> int:
-        """Under the game's lock: the connection's seat, if the game still runs."""
-        if live.done.is_set():
-            raise Rejected("no_game", "You are not in a game.")
-        return live.index_of(sid)
+        with live.lock:
+            if live.done.is_set():
+                raise Rejected("no_game", "You are not in a game.")
+            yield live, live.index_of(sid)
 
     def chat(self, sid: str, text: Any, arrived: float | None = None) -> None:
         """A person's message: checked against the rules, relayed, then stored (in order, by
@@ -416,9 +417,7 @@ class Arena:
         `arrived` is when its packet reached the server, if known."""
         if arrived is not None:
             self.intakes.append(time.monotonic() - arrived)
-        live = self._game_of(sid)
-        with live.lock:
-            me = self._seat(live, sid)
+        with self._seat(sid) as (live, me):
             text = tidy(text) if isinstance(text, str) else ""
             if not text:
                 raise Rejected("empty", "A message needs some text.")
@@ -430,9 +429,7 @@ class Arena:
 
     def typing(self, sid: str) -> None:
         """Relay a person's typing once per turn, as machines show it once per message."""
-        live = self._game_of(sid)
-        with live.lock:
-            me = self._seat(live, sid)
+        with self._seat(sid) as (live, me):
             if live.turn != me:
                 raise Rejected("not_your_turn", "Wait for your partner's reply.")
             self._show_typing(live, me)
