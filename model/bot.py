@@ -132,7 +132,6 @@ class Bot:
             hidden, states = net.step(tokens, states)
         return [self.tokenizer.decode(ids) for ids in generated]
 
-
     def read(self, prompts: Sequence[Sequence[int]]) -> tuple[np.ndarray, list[np.ndarray]]:
         """Feed prompts to the network, each from the states of the longest part of it
         that was read before: a game's next prompt is its last one plus the new messages,
@@ -140,22 +139,22 @@ class Bot:
         cost, and a busy worker took CPU from the server). The result is the same as
         reading each prompt from the start."""
         bodies = [list(p[:-1]) for p in prompts]  # the conversation; the last token says who speaks next
-        known = [self._longest_known(body) for body in bodies]
+        keys = [_key(body) for body in bodies]
+        known = [self._longest_known(body, key) for body, key in zip(bodies, keys)]
         _, states = self.network.feed([body[cut:] for body, (cut, _) in zip(bodies, known)],
                                       [start for _, start in known])
         with self._known_lock:
-            for row, body in enumerate(bodies):
-                key = _key(body)
+            for row, key in enumerate(keys):
                 self._known[key] = [layer[row].copy() for layer in states]
                 self._known.move_to_end(key)
             while len(self._known) > KNOWN_CONVERSATIONS:
                 self._known.popitem(last=False)
         return self.network.step(np.array([p[-1] for p in prompts]), states)
 
-    def _longest_known(self, body: list[int]) -> tuple[int, list[np.ndarray] | None]:
-        """The longest prefix of `body` ending before a message whose states are known."""
+    def _longest_known(self, body: list[int], key: bytes) -> tuple[int, list[np.ndarray] | None]:
+        """The longest prefix of `body` (whose `_key` is `key`) ending before a message
+        whose states are known."""
         cuts = [len(body)] + [i for i in range(len(body) - 1, 0, -1) if body[i] in MARKER_IDS]
-        key = _key(body)
         with self._known_lock:
             for cut in cuts:
                 states = self._known.get(key[: cut * KEY_DTYPE.itemsize])
