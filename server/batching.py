@@ -16,14 +16,21 @@ Item = TypeVar("Item")
 class BatchWorker(Generic[Item]):
     """`put(item)` from any thread; a subclass's `handle(batch)` runs in one worker
     thread, started on first use, on at most `max_batch` items at a time (all pending
-    ones if None), in the order they were put."""
+    ones if None), in the order they were put.
 
-    def __init__(self, name: str, max_batch: int | None = None, join_seconds: float = 10.0) -> None:
+    With `gather_seconds`, the worker lets items gather for that long after the first
+    one arrives (a batch costs about as much as one item), unless the batch is full,
+    the worker is closing, or a caller asked it to `hurry` because it waits for them."""
+
+    def __init__(self, name: str, max_batch: int | None = None, join_seconds: float = 10.0,
+                 gather_seconds: float = 0.0) -> None:
         self.name, self.max_batch, self.join_seconds = name, max_batch, join_seconds
+        self.gather_seconds = gather_seconds
         self.pending: list[Item] = []
         self.changed = threading.Condition()  # reentrant: subclasses may hold it around put
         self.worker: threading.Thread | None = None
         self.closed = False
+        self.hurried = False
 
     def put(self, item: Item) -> None:
         with self.changed:
@@ -33,6 +40,12 @@ class BatchWorker(Generic[Item]):
             if self.worker is None:
                 self.worker = threading.Thread(target=self._run, name=self.name, daemon=True)
                 self.worker.start()
+            self.changed.notify_all()
+
+    def hurry(self) -> None:
+        """Handle what is pending now, without waiting for more to gather."""
+        with self.changed:
+            self.hurried = True
             self.changed.notify_all()
 
     def close(self) -> None:
@@ -50,8 +63,14 @@ class BatchWorker(Generic[Item]):
         while True:
             with self.changed:
                 self.changed.wait_for(lambda: self.pending or self.closed)
+                if self.gather_seconds:
+                    self.changed.wait_for(self._full, self.gather_seconds)
                 if not self.pending:
                     return
                 size = self.max_batch or len(self.pending)
                 batch, self.pending = self.pending[:size], self.pending[size:]
+                self.hurried = self.hurried and bool(self.pending)
             self.handle(batch)
+
+    def _full(self) -> bool:
+        return self.closed or self.hurried or len(self.pending) >= (self.max_batch or float("inf"))

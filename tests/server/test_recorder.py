@@ -72,3 +72,32 @@ def test_a_game_ends_once_and_the_first_end_stored_wins(app, recorder, game_id):
     assert recorder.flush()
     with app.app_context():
         assert db.session.get(Game, game_id).end_reason == "time_up"
+
+
+def batch_sizes(recorder: Recorder, monkeypatch) -> list[int]:
+    """The size of each batch the writer handles from now on."""
+    sizes: list[int] = []
+    handle = recorder.handle
+    monkeypatch.setattr(recorder, "handle", lambda batch: (sizes.append(len(batch)), handle(batch)))
+    return sizes
+
+
+def test_rows_gather_into_one_transaction_until_a_flush_asks_for_them(app, recorder, game_id, monkeypatch):
+    recorder.gather_seconds = 60  # far longer than the flush below may wait
+    sizes = batch_sizes(recorder, monkeypatch)
+    for i in range(20):
+        add_message(recorder, game_id, str(i))
+    assert recorder.flush(timeout=10)
+    assert sizes == [20]
+    assert stored(app, game_id) == [str(i) for i in range(20)]
+
+
+def test_gathered_rows_are_written_without_a_flush(app, recorder, game_id, monkeypatch):
+    recorder.gather_seconds = 0.05
+    sizes = batch_sizes(recorder, monkeypatch)
+    for i in range(5):
+        add_message(recorder, game_id, str(i))
+    with recorder.changed:
+        assert recorder.changed.wait_for(lambda: recorder.done == 5, timeout=10)
+    assert sizes == [5]
+    assert stored(app, game_id) == [str(i) for i in range(5)]
