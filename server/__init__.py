@@ -110,4 +110,5 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
 
     app.register_blueprint(sessions_bp)
     app.extensions["arena"] = Arena(app, socketio.server)
+    events.serve_messages_directly(app, socketio.server)
     return app

@@ -3,14 +3,19 @@
 Identity comes from the signed session cookie set over HTTP. Every refusal becomes an
 `error {code, message}` event (and a false acknowledgement), never a traceback, and
 the connection stays usable. The contract is written up in docs/socket-protocol.md.
+
+`chat` and `typing` come with every message, and are served by python-socketio directly
+(`serve_messages_directly`); the other events run in the Flask request context that
+Flask-SocketIO builds for each event.
 """
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from typing import Any
 
-from flask import current_app, request, session
-from flask_socketio import ConnectionRefusedError, disconnect, emit
+from flask import Flask, current_app, request, session
+from flask_socketio import ConnectionRefusedError, emit
 
 from . import db, sessions, socketio
 from .arena import Arena, Rejected
@@ -20,6 +25,7 @@ from .transport import arrived_at
 
 log = logging.getLogger(__name__)
 OK = {"ok": True}
+INTERNAL = {"code": "internal", "message": "Something went wrong on our side. Please try again."}
 # The fields each client event may carry. Anything else is refused, so a client's typo
 # is caught at once instead of being silently ignored.
 FIELDS = {
@@ -39,26 +45,26 @@ def arena() -> Arena:
     return current_app.extensions["arena"]
 
 
-def limiter() -> RateLimiter:
-    limits = current_app.extensions.get("rate_limiter")
+def limiter(app: Flask) -> RateLimiter:
+    limits = app.extensions.get("rate_limiter")
     if limits is None:  # one per application, made on first use
-        limits = current_app.extensions.setdefault("rate_limiter", RateLimiter(
-            current_app.config["RATE_LIMITS"], current_app.config["RATE_STRIKES"]))
+        limits = app.extensions.setdefault("rate_limiter", RateLimiter(
+            app.config["RATE_LIMITS"], app.config["RATE_STRIKES"]))
     return limits
 
 
-def _limit(event: str) -> None:
+def _limit(event: str, player_id: int, limits: RateLimiter) -> None:
     """Refuse an event over the player's rate; disconnect a player who keeps flooding."""
-    status = limiter().check(session["player_id"], event)
+    status = limits.check(player_id, event)
     if status == "limited":
         raise Rejected("rate_limited", "Too many messages at once: please slow down.")
     if status == "abusive":
         raise Abusive("rate_limited", "Too many messages: you have been disconnected.")
 
 
-def _payload(event: str, args: tuple) -> dict:
+def _checked(event: str, args: tuple, player_id: int, limits: RateLimiter) -> dict:
     """The event's single argument: a JSON object with the event's fields only."""
-    _limit(event)
+    _limit(event, player_id, limits)
     data = args[0] if len(args) == 1 else None if not args else ()
     if data is None:
         data = {}
@@ -69,6 +75,51 @@ def _payload(event: str, args: tuple) -> dict:
         raise Rejected("bad_payload", f"{event} has no field {unknown[0]!r}; "
                                       f"it takes {', '.join(sorted(FIELDS[event])) or 'none'}.")
     return data
+
+
+def _payload(event: str, args: tuple) -> dict:
+    """`_checked` for a handler in Flask's request context."""
+    return _checked(event, args, session["player_id"], limiter(current_app))
+
+
+def _refusal(exc: Exception, sid: str, player_id: int | None, event: Any, server: Any) -> dict:
+    """Answer a refused or failed event with `error` (the socket stays open, unless the
+    client floods) and return its false acknowledgement."""
+    if isinstance(exc, Rejected):
+        server.emit("error", exc.to_dict(), to=sid)
+        if isinstance(exc, Abusive):
+            log.warning("player %s disconnected for flooding", player_id)
+            server.disconnect(sid)
+        return {"ok": False, "code": exc.code}
+    log.error("socket event %s failed", event, exc_info=exc)
+    server.emit("error", INTERNAL, to=sid)
+    return {"ok": False, "code": "internal"}
+
+
+def serve_messages_directly(app: Flask, server: Any) -> None:
+    """Register `chat` and `typing` on python-socketio itself. They come with every
+    message, and neither needs the database, the request or an app context; the Flask
+    request context Flask-SocketIO builds for each event (a Request, its URL matched,
+    the app context's teardown) was most of their CPU at 500 judges, spent on the way
+    of every relayed message (docs/load.md). The player is the one the connection's
+    session named at `connect`, which Flask-SocketIO keeps in the connection's environ."""
+    games, limits = app.extensions["arena"], limiter(app)
+
+    def direct(event: str, act: Callable[[str, dict], None]) -> None:
+        def handle(sid: str, *args: Any) -> dict:
+            player_id = None
+            try:
+                player_id = server.get_environ(sid)["saved_session"]["player_id"]
+                act(sid, _checked(event, args, player_id, limits))
+                return OK
+            except Exception as exc:
+                return _refusal(exc, sid, player_id, event, server)
+        server.on(event, handle)
+
+    # Client sends `{text}` in turn -> the partner receives `chat {text}`.
+    direct("chat", lambda sid, data: games.chat(sid, data.get("text"), arrived_at()))
+    # Client is typing -> the partner receives one `partner_typing` per turn.
+    direct("typing", lambda sid, _: games.typing(sid))
 
 
 @socketio.on("connect")
@@ -99,21 +150,6 @@ def on_find_game(*args: Any) -> dict:
     return OK
 
 
-@socketio.on("chat")
-def on_chat(*args: Any) -> dict:
-    """Client sends `{text}` in turn -> the partner receives `chat {text}`."""
-    arena().chat(request.sid, _payload("chat", args).get("text"), arrived_at())
-    return OK
-
-
-@socketio.on("typing")
-def on_typing(*args: Any) -> dict:
-    """Client is typing -> the partner receives one `partner_typing` per turn."""
-    _payload("typing", args)
-    arena().typing(request.sid)
-    return OK
-
-
 @socketio.on("verdict")
 def on_verdict(*args: Any) -> dict:
     """Judge sends `{guess, confidence, reason?, game_id?}` -> committed, then `reveal`."""
@@ -132,7 +168,7 @@ def on_report(*args: Any) -> dict:
 @socketio.on("*")
 def on_unknown(event: Any, *args: Any) -> dict:
     """Any other event -> `error {code: "unknown_event"}`; each counts as a strike."""
-    if limiter().strike(session["player_id"]) == "abusive":
+    if limiter(current_app).strike(session["player_id"]) == "abusive":
         raise Abusive("rate_limited", "Too many unknown events: you have been disconnected.")
     raise Rejected("unknown_event", f"There is no event {str(event)[:40]!r}.")
 
@@ -140,13 +176,7 @@ def on_unknown(event: Any, *args: Any) -> dict:
 @socketio.on_error_default
 def on_error(exc: Exception) -> dict:
     """Refusals and unexpected failures alike answer with `error`; the socket stays open."""
-    if isinstance(exc, Rejected):
-        emit("error", exc.to_dict())
-        if isinstance(exc, Abusive):
-            log.warning("player %s disconnected for flooding", session.get("player_id"))
-            disconnect()
-        return {"ok": False, "code": exc.code}
-    log.error("socket event %s failed", getattr(request, "event", {}).get("message"), exc_info=exc)
-    db.session.rollback()
-    emit("error", {"code": "internal", "message": "Something went wrong on our side. Please try again."})
-    return {"ok": False, "code": "internal"}
+    if not isinstance(exc, Rejected):
+        db.session.rollback()
+    return _refusal(exc, request.sid, session.get("player_id"),
+                    getattr(request, "event", {}).get("message"), socketio.server)
