@@ -6,9 +6,10 @@
 - Garbage: a packet that is not Socket.IO (bad JSON, not an event list, invalid UTF-8 in
   a long-polling body) is refused with `error {code: "bad_packet"}` or a 400, and
   logged as one line, not as a traceback; the connection stays usable.
-- Cost: each event runs in a Flask request context rebuilt from its connection's request;
-  it reuses the connection's session and matches a URL rule, so it neither checks the
-  cookie again nor leaves garbage behind (docs/load.md has the measurements).
+- Cost: each event but `chat` and `typing` (events.py serves those without one) runs in
+  a Flask request context rebuilt from its connection's request; it reuses the
+  connection's session and matches a URL rule, so it neither checks the cookie again
+  nor leaves garbage behind (docs/load.md has the measurements).
 """
 from __future__ import annotations
 
