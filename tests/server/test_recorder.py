@@ -93,7 +93,7 @@ def test_rows_gather_into_one_transaction_until_a_flush_asks_for_them(app, recor
 
 
 def test_gathered_rows_are_written_without_a_flush(app, recorder, game_id, monkeypatch):
-    recorder.gather_seconds = 0.05
+    recorder.gather_seconds = 0.5  # the five rows below are added well within it
     sizes = batch_sizes(recorder, monkeypatch)
     for i in range(5):
         add_message(recorder, game_id, str(i))
