@@ -7,8 +7,8 @@ the way of a message (docs/load.md). The game now hands each row to one writer t
 a prepared statement and its parameters (a dict: cheap to make under the lock). The
 writer lets rows gather for GATHER_SECONDS, then commits them in one transaction, with
 one `executemany` per run of the same statement; being one thread, it stores rows in the
-order they were added. A commit costs about as much CPU for ten rows as for one, and
-committing each message alone was the server's largest use of CPU at 500 judges.
+order they were added. A commit of five rows costs little more CPU than one of a single
+row, and committing each message alone was the server's largest use of CPU at 500 judges.
 
 `flush()` waits until everything handed over so far is committed (without waiting for
 more to gather): a verdict is acknowledged only once the conversation it judges is
