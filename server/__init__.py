@@ -17,6 +17,7 @@ from flask_sqlalchemy import SQLAlchemy
 from sqlalchemy import MetaData, event, make_url
 
 from .config import MIGRATIONS_DIR, WEB_DIR, Config, database_url
+from .ratelimit import RateLimiter
 from .transport import (
     EventSessionInterface,
     PollingGuard,
@@ -110,5 +111,6 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
 
     app.register_blueprint(sessions_bp)
     app.extensions["arena"] = Arena(app, socketio.server)
+    app.extensions["rate_limiter"] = RateLimiter(app.config["RATE_LIMITS"], app.config["RATE_STRIKES"])
     events.serve_messages_directly(app, socketio.server)
     return app

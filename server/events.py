@@ -46,11 +46,7 @@ def arena() -> Arena:
 
 
 def limiter(app: Flask) -> RateLimiter:
-    limits = app.extensions.get("rate_limiter")
-    if limits is None:  # one per application, made on first use
-        limits = app.extensions.setdefault("rate_limiter", RateLimiter(
-            app.config["RATE_LIMITS"], app.config["RATE_STRIKES"]))
-    return limits
+    return app.extensions["rate_limiter"]
 
 
 def _limit(event: str, player_id: int, limits: RateLimiter) -> None:
