@@ -120,7 +120,6 @@ def test_a_process_machine_answers_from_its_worker_and_survives_its_death():
     assert machine._process is None
 
 
-
 class WorkerFacts:
     """A machine that answers with its process's BLAS threads and scheduling policy."""
 
