@@ -15,9 +15,18 @@ from .bot import DEFAULT_DIR
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 
+def _boolean(text: str) -> bool:
+    if text.lower() in ("1", "true", "yes", "on"):
+        return True
+    if text.lower() in ("0", "false", "no", "off"):
+        return False
+    raise argparse.ArgumentTypeError(f"expected true or false, not {text!r}")
+
+
 def _config_flags(parser: argparse.ArgumentParser, cls) -> None:
     for f in fields(cls):
-        parser.add_argument(f"--{f.name.replace('_', '-')}", type=type(f.default), default=None)
+        kind = _boolean if isinstance(f.default, bool) else type(f.default)
+        parser.add_argument(f"--{f.name.replace('_', '-')}", type=kind, default=None)
 
 
 def _config_from(args: argparse.Namespace, cls):
@@ -26,8 +35,14 @@ def _config_from(args: argparse.Namespace, cls):
 
 
 def cmd_train(args: argparse.Namespace) -> None:
+    import tensorflow as tf
+
     from .config import ModelConfig, TrainConfig
     from .train import train
+
+    if args.threads:  # two runs on one thread each do more work together than one run on two
+        tf.config.threading.set_intra_op_parallelism_threads(args.threads)
+        tf.config.threading.set_inter_op_parallelism_threads(args.threads)
 
     train(Path(args.out), _config_from(args, ModelConfig), _config_from(args, TrainConfig), args.corpus)
 
@@ -83,6 +98,7 @@ def main(argv: list[str] | None = None) -> None:
     train = commands.add_parser("train", help="train (or resume) a model into a run directory")
     train.add_argument("--out", default="runs/default")
     train.add_argument("--corpus", type=Path, default=None, help="a chitchat-format JSON (default: the package's)")
+    train.add_argument("--threads", type=int, default=0, help="TensorFlow's CPU threads (default: all cores)")
     _config_flags(train, ModelConfig)
     _config_flags(train, TrainConfig)
     train.set_defaults(handler=cmd_train)

@@ -19,7 +19,11 @@ class ModelConfig:
     embedding_size: int = 256
     hidden_size: int = 512
     layers: int = 1
-    dropout: float = 0.3
+    dropout: float = 0.25  # locked dropout on each GRU layer's output
+    input_dropout: float = 0.2  # locked dropout on the word vectors
+    embedding_dropout: float = 0.05  # whole words dropped from the vocabulary per window
+    weight_dropout: float = 0.15  # DropConnect on the recurrent kernels
+    tied: bool = True  # output logits through a projection onto the (shared) word vectors
 
 
 @dataclass(frozen=True)
@@ -28,16 +32,21 @@ class TrainConfig:
 
     batch_size: int = 128  # parallel streams, each carrying its own hidden state
     window: int = 64  # truncated BPTT: gradients flow back this many steps
+    random_window: bool = True  # vary each window's length around `window` (AWD-LSTM)
     optimizer: str = "rmsprop"  # or "adam"
     learning_rate: float = 5e-3
-    lr_epoch_decay: float = 0.85  # multiply the rate by this after every epoch
-    lr_decay: float = 0.5  # and by this when valid perplexity stalls
-    min_improvement: float = 0.01  # a relative gain below this counts as a stall
-    patience: int = 2  # stalls in a row before stopping early
+    warmup_steps: int = 300  # the rate rises linearly from 0 over this many steps
+    schedule: str = "cosine"  # "decay": per epoch and on stalls; "cosine": to min_learning_rate over the run
+    min_learning_rate: float = 1e-4  # where the cosine schedule ends
+    lr_epoch_decay: float = 0.85  # "decay": multiply the rate by this after every epoch
+    lr_decay: float = 0.5  # "decay": and by this when valid perplexity stalls
+    min_improvement: float = 0.001  # a relative gain below this counts as a stall
+    patience: int = 3  # stalls in a row before stopping early
     clip_norm: float = 1.0  # clip gradients by global norm
     sampled_softmax: int = 1024  # negative classes per step; 0 trains with the full softmax
-    epochs: int = 12
-    max_minutes: float = 0.0  # stop after the epoch that passes this budget; 0 means none
+    weight_average: float = 0.998  # decay of an exponential moving average of the weights used to evaluate; 0: none
+    epochs: int = 30
+    max_minutes: float = 0.0  # stop when this much training time has passed (the cosine spans it); 0: none
     seed: int = 1234
 
 

@@ -33,7 +33,10 @@ class NumpyGRU:
         self.input_bias = [b[0] for b in biases]
         self.recurrent_bias = [b[1] for b in biases]
         self.hidden_size = self.recurrent[0].shape[0]
-        self.output_kernel = get("logits/kernel")
+        # A tied model scores a projection of the state against the word vectors.
+        self.projection = get("projection/kernel") if "projection/kernel" in arrays else None
+        self.output_kernel = (np.ascontiguousarray(get("embedding").T) if self.projection is not None
+                              else get("logits/kernel"))
         self.output_bias = get("logits/bias")
         self.vocab_size = self.output_bias.shape[0]
         # The first layer's input projection of every word, so that it is a lookup.
@@ -69,6 +72,8 @@ class NumpyGRU:
         return x, new_states
 
     def logits(self, hidden: np.ndarray) -> np.ndarray:
+        if self.projection is not None:
+            hidden = hidden @ self.projection
         return hidden @ self.output_kernel + self.output_bias
 
     def feed(self, prompts: Sequence[Sequence[int]],
@@ -136,11 +141,16 @@ class NumpyGRU:
         prompts = [[int(stream[c[0] - 1])] for c in chunks]
         return float(self.score(prompts, [stream[c] for c in chunks]).sum())
 
+
 def export_weights(network, path: Path, dtype: str = "float16") -> None:
     """Write a Keras `Network`'s weights to `.npz` for `NumpyGRU` (float16 halves the file)."""
     arrays = {"layers": np.array(network.config.layers), "embedding": network.embedding.embeddings.numpy()}
     for i, gru in enumerate(network.grus):
         kernel, recurrent, bias = (w.numpy() for w in gru.weights)
         arrays.update({f"gru_{i}/kernel": kernel, f"gru_{i}/recurrent_kernel": recurrent, f"gru_{i}/bias": bias})
-    arrays["logits/kernel"], arrays["logits/bias"] = (w.numpy() for w in network.output_layer.weights)
+    if network.projection is not None:
+        arrays["projection/kernel"] = network.projection.kernel.numpy()
+    else:
+        arrays["logits/kernel"] = network.output_layer.kernel.numpy()
+    arrays["logits/bias"] = network.output_layer.bias.numpy()
     np.savez_compressed(path, **{k: (v.astype(dtype) if v.ndim else v) for k, v in arrays.items()})

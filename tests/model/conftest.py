@@ -49,13 +49,15 @@ def corpus_path(tmp_path_factory) -> Path:
 def tiny_configs():
     from model.config import ModelConfig, TrainConfig
 
-    return (ModelConfig(vocab_size=64, embedding_size=8, hidden_size=16, layers=2, dropout=0.0),
-            TrainConfig(batch_size=8, window=12, epochs=3, sampled_softmax=16, learning_rate=1e-2, seed=3))
+    return (ModelConfig(vocab_size=64, embedding_size=8, hidden_size=16, layers=2, dropout=0.1, input_dropout=0.1,
+                        embedding_dropout=0.05, weight_dropout=0.1, tied=True),
+            TrainConfig(batch_size=8, window=12, epochs=3, sampled_softmax=16, learning_rate=1e-2, warmup_steps=20,
+                        weight_average=0.99, seed=3))
 
 
 @pytest.fixture(scope="session")
 def trained_run(tmp_path_factory, corpus_path, tiny_configs) -> Path:
-    """A tiny model trained for a few epochs (seconds)."""
+    """A tiny model trained for a few epochs (seconds), with every part of the recipe."""
     from model.train import train
 
     run = tmp_path_factory.mktemp("run")

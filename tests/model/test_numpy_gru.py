@@ -24,6 +24,22 @@ def test_numpy_logits_match_keras_step_by_step(keras_and_numpy):
     np.testing.assert_allclose(numpy_gru.sequence_logits(tokens), keras_logits.numpy()[0], rtol=1e-4, atol=1e-4)
 
 
+def test_an_untied_network_is_served_exactly_too(tmp_path, tiny_configs):
+    from dataclasses import replace
+
+    from model.network import Network
+    from model.numpy_gru import export_weights
+
+    network = Network(replace(tiny_configs[0], tied=False), seed=5)
+    export_weights(network, tmp_path / "untied.npz", "float32")
+    tokens = [1, 2, 9, 14, 5, 3]
+    states = [np.zeros((1, network.config.hidden_size), np.float32)] * network.config.layers
+    keras_logits, _ = network.infer(np.array([tokens]), states)
+    served = NumpyGRU.load(tmp_path / "untied.npz")
+    assert served.projection is None
+    np.testing.assert_allclose(served.sequence_logits(tokens), keras_logits.numpy()[0], rtol=1e-4, atol=1e-4)
+
+
 def test_batched_feeding_gives_each_conversation_its_own_state(keras_and_numpy):
     _, numpy_gru = keras_and_numpy
     prompts = [[1, 2, 9], [1, 3, 14, 5, 7, 2], [1]]
