@@ -1,4 +1,4 @@
-"""Command line: `python -m model train | export | eval | chat | bench`."""
+"""Command line: `python -m model train | shrink-checkpoint | export | eval | chat | bench`."""
 from __future__ import annotations
 
 import argparse
@@ -45,6 +45,12 @@ def cmd_train(args: argparse.Namespace) -> None:
         tf.config.threading.set_inter_op_parallelism_threads(args.threads)
 
     train(Path(args.out), _config_from(args, ModelConfig), _config_from(args, TrainConfig), args.corpus)
+
+
+def cmd_shrink(args: argparse.Namespace) -> None:
+    from .train import shrink_checkpoint
+
+    print(f"{shrink_checkpoint(Path(args.run_dir)) / 2**20:.1f} MB")
 
 
 def cmd_export(args: argparse.Namespace) -> None:
@@ -102,6 +108,10 @@ def main(argv: list[str] | None = None) -> None:
     _config_flags(train, ModelConfig)
     _config_flags(train, TrainConfig)
     train.set_defaults(handler=cmd_train)
+
+    shrink = commands.add_parser("shrink-checkpoint", help="store a run's checkpoint as float16, to commit it")
+    shrink.add_argument("run_dir")
+    shrink.set_defaults(handler=cmd_shrink)
 
     export = commands.add_parser("export", help="write the serving artefact from a run")
     export.add_argument("run_dir")

@@ -1,8 +1,11 @@
 """Evaluation of an exported model directory on the held-out test split.
 
-Everything is scored on the same token streams and divided by the same word counts:
-the GRU (the exported serving weights, as shipped), an add-one unigram and an
-interpolated Kneser-Ney trigram trained here on the training split.
+Everything is scored on the same token stream: the GRU (the exported serving weights,
+as shipped), an add-one unigram, the plain interpolated Kneser-Ney trigram and
+interpolated modified Kneser-Ney at orders 3 to 5 (discounts tuned on valid), all
+trained here on the training split. Each gets three units from the same total
+negative log-likelihood: perplexity per word, perplexity per token, and bits per
+character of the message text.
 """
 from __future__ import annotations
 
@@ -13,7 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from .corpus import Conversation, load_splits
-from .ngram import KneserNeyTrigram, UnigramLM
+from .ngram import KneserNey, KneserNeyTrigram, UnigramLM
 from .numpy_gru import NumpyGRU
 from .timing import ReplyTiming, ks_distance
 from .tokenizer import BOS_ID, UNK_ID, Tokenizer, stream_words
@@ -67,34 +70,69 @@ def context_probe(network: NumpyGRU, tokenizer: Tokenizer, conversations: list[C
     }
 
 
-def per_word(nll: float, words: int) -> float:
-    return math.exp(nll / words)
+MODIFIED_KN_ORDERS = (3, 4, 5)
+FINGERPRINT_CONVERSATIONS = 20  # of valid: a figure a test recomputes from the shipped weights in a second
+
+
+def text_characters(conversations: list[Conversation]) -> int:
+    """Characters of the messages' text, the denominator of bits per character."""
+    return sum(len(m.text) for c in conversations for m in c.messages)
+
+
+def units(nll: float, words: int, tokens: int, characters: int) -> dict:
+    """One model's score in the three units, from its total negative log-likelihood (nats)."""
+    return {"ppl_per_word": math.exp(nll / words), "ppl_per_token": math.exp(nll / tokens),
+            "bits_per_char": nll / math.log(2) / characters}
+
+
+def fingerprint(network: NumpyGRU, tokenizer: Tokenizer, valid: list[Conversation]) -> dict:
+    """Perplexity per token on the first conversations of valid: it changes whenever the weights do."""
+    stream = tokenizer.stream(valid[:FINGERPRINT_CONVERSATIONS])
+    return {"valid_conversations": FINGERPRINT_CONVERSATIONS,
+            "ppl_per_token": math.exp(network.stream_nll(stream) / (len(stream) - 1))}
 
 
 def evaluate(model_dir: Path, corpus_path: Path | None = None, probe_replies: int = 300) -> dict:
-    """Test perplexity per word of the GRU and both baselines, OOV rates, the context probe
-    and the timing model's KS distance; written to `metrics.json` in the model directory."""
+    """Test scores of the GRU and every baseline, the ratios to the strongest baseline, OOV
+    rates, the context probe and the timing model's KS distance; written to `metrics.json`
+    in the model directory."""
     model_dir = Path(model_dir)
     splits = load_splits(corpus_path)
     tokenizer = Tokenizer.load(model_dir / "tokenizer.model")
     network = NumpyGRU.load(model_dir / "weights.npz")
-    train = np.array(tokenizer.stream(splits["train"]))
-    test = np.array(tokenizer.stream(splits["test"]))
-    words = stream_words(splits["test"]) - 1  # the stream's first token is never predicted
-    gru = per_word(network.stream_nll(test), words)
-    kneser_ney = per_word(KneserNeyTrigram(train, tokenizer.vocab_size).nll(test), words)
+    train, valid, test = (np.array(tokenizer.stream(splits[name])) for name in ("train", "valid", "test"))
+    # The stream's first token is never predicted.
+    words, tokens, characters = stream_words(splits["test"]) - 1, len(test) - 1, text_characters(splits["test"])
+
+    def score(nll: float) -> dict:
+        return units(nll, words, tokens, characters)
+
+    valid_words = stream_words(splits["valid"]) - 1
+    models = {
+        "gru": score(network.stream_nll(test)),
+        "unigram": score(UnigramLM(train, tokenizer.vocab_size).nll(test)),
+        "kneser_ney_trigram": score(KneserNeyTrigram(train, tokenizer.vocab_size).nll(test)),
+    }
+    valid_ppl = {}
+    for order in MODIFIED_KN_ORDERS:
+        name = f"modified_kneser_ney_{order}"
+        ngram = KneserNey(train, tokenizer.vocab_size, order=order).tune(valid)
+        valid_ppl[name] = math.exp(ngram.nll(valid) / valid_words)
+        models[name] = {**score(ngram.nll(test)), "valid_ppl_per_word": valid_ppl[name]}
+    best = min(valid_ppl, key=valid_ppl.get)  # chosen on valid, never on test
     metrics = {
         "test_words": words,
-        "test_tokens": int(len(test)),
+        "test_tokens": tokens,
+        "test_characters": characters,
         "vocab_size": tokenizer.vocab_size,
         "oov_rate_valid": oov_rate(tokenizer, splits["valid"]),
         "oov_rate_test": oov_rate(tokenizer, splits["test"]),
-        "perplexity_per_word": {
-            "gru": gru,
-            "kneser_ney_trigram": kneser_ney,
-            "unigram": per_word(UnigramLM(train, tokenizer.vocab_size).nll(test), words),
-        },
-        "gru_over_kneser_ney": gru / kneser_ney,
+        "models": models,
+        "strongest_baseline": best,
+        "ratio_per_word_vs_modified_kn": models["gru"]["ppl_per_word"] / models[best]["ppl_per_word"],
+        "ratio_per_token_vs_modified_kn": models["gru"]["ppl_per_token"] / models[best]["ppl_per_token"],
+        "ratio_bits_per_char_vs_modified_kn": models["gru"]["bits_per_char"] / models[best]["bits_per_char"],
+        "fingerprint": fingerprint(network, tokenizer, splits["valid"]),
         "context_probe": context_probe(network, tokenizer, splits["test"], probe_replies),
         "timing": ks_distance(ReplyTiming.load(model_dir / "timing.json"), splits["test"]),
     }

@@ -192,10 +192,12 @@ class Trainer:
         return step
 
     # -- checkpoints -------------------------------------------------------------
+    # Three .npz files (weights, optimizer slots, weight average) and the state as JSON:
+    # `shrink_checkpoint` can store them as float16 to commit a run that must go on later.
     def save_checkpoint(self) -> None:
         path = self.out / CHECKPOINT
         path.mkdir(parents=True, exist_ok=True)
-        self.network.save_weights(str(path / "last.weights.h5"))
+        np.savez(path / "weights.npz", *self.network.lm.get_weights())
         np.savez(path / "optimizer.npz", *[v.numpy() for v in self.optimizer.variables])
         if self.average is not None:
             np.savez(path / "average.npz", *self.average.arrays())
@@ -205,13 +207,12 @@ class Trainer:
         path = self.out / CHECKPOINT
         if not (path / "state.json").exists():
             return False
-        self.network.load_weights(str(path / "last.weights.h5"))
+        self.network.lm.set_weights([w.astype(np.float32) for w in _saved_arrays(path / "weights.npz")])
         for variable, value in zip(self.optimizer.variables, _saved_arrays(path / "optimizer.npz")):
-            variable.assign(value)
+            variable.assign(value.astype(variable.dtype))
         if self.average is not None:
-            self.average.restore(_saved_arrays(path / "average.npz"))
+            self.average.restore([a.astype(np.float32) for a in _saved_arrays(path / "average.npz")])
         self.state = json.loads((path / "state.json").read_text())
-        self.state.setdefault("steps", 0)
         return True
 
     # -- the loop -----------------------------------------------------------------
@@ -312,6 +313,20 @@ class Trainer:
         budget = self.config.max_minutes
         if budget and state["seconds"] > budget * 60:
             state["stopped"] = True
+
+
+def shrink_checkpoint(run_dir: Path) -> int:
+    """Store a run's checkpoint arrays as float16 (the step counters stay exact); returns bytes
+    written. Training resumes from it in float32, having lost only float16 rounding once."""
+    written = 0
+    for name in ("weights.npz", "optimizer.npz", "average.npz"):
+        path = Path(run_dir) / CHECKPOINT / name
+        if path.exists():
+            arrays = [a.astype(np.float16) if a.dtype == np.float32 and a.size > 1 else a
+                      for a in _saved_arrays(path)]
+            np.savez(path, *arrays)
+            written += path.stat().st_size
+    return written
 
 
 def _saved_arrays(path: Path) -> list[np.ndarray]:

@@ -89,6 +89,23 @@ def test_training_resumes_from_its_checkpoint(trained_run, corpus_path, tiny_con
     assert trainer.average.updates.numpy() == trainer.state["steps"]  # and so did the weight average
 
 
+def test_a_float16_checkpoint_resumes_with_nearly_the_same_weights(tmp_path, corpus_path, tiny_configs):
+    from model.train import shrink_checkpoint, train
+
+    model_config, train_config = tiny_configs
+    first = train(tmp_path, model_config, replace(train_config, epochs=1), corpus_path)
+    first.restore_checkpoint()  # the last weights, not the best (averaged) ones train() leaves loaded
+    last = first.network.lm.get_weights()
+    assert shrink_checkpoint(tmp_path) > 0
+    with np.load(tmp_path / "checkpoint" / "weights.npz") as stored:
+        assert stored["arr_0"].dtype == np.float16
+    resumed = train(tmp_path, model_config, replace(train_config, epochs=1), corpus_path)  # nothing left to train
+    assert resumed.restore_checkpoint()
+    for before, after in zip(last, resumed.network.lm.get_weights()):
+        assert after.dtype == np.float32
+        np.testing.assert_allclose(after, before, rtol=1e-3, atol=1e-3)
+
+
 def test_the_seed_recipe_trains_too_untied_with_the_full_softmax_adam_and_epoch_decay(tmp_path, corpus_path,
                                                                                       tiny_configs):
     from model.train import train
