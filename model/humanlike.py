@@ -17,7 +17,7 @@ from __future__ import annotations
 import random
 import re
 from dataclasses import dataclass
-from typing import Callable, Sequence
+from typing import Sequence
 
 import numpy as np
 from scipy.stats import binomtest
@@ -30,7 +30,6 @@ from sklearn.preprocessing import FunctionTransformer, StandardScaler
 from .corpus import Conversation
 
 History = list[tuple[str, str]]
-Replier = Callable[[Sequence[History]], list[str]]
 _WORD = re.compile(r"[a-z']+")
 CONTEXT_MESSAGES = 12  # of the dialogue before the reply that a replier is shown
 
@@ -122,11 +121,11 @@ def discriminate(contexts: Sequence[Context], candidates: Sequence[str], folds: 
     return {"accuracy": correct / len(labels), "ci95": [interval.low, interval.high], "replies": len(contexts)}
 
 
-def human_likeness(contexts: Sequence[Context], donors: Sequence[Context], repliers: dict[str, Replier],
+def human_likeness(contexts: Sequence[Context], donors: Sequence[Context], candidates: dict[str, Sequence[str]],
                    folds: int = 5) -> dict:
     """The discriminator's accuracy for the floor (other people's replies, from `donors`)
-    and for each replier."""
+    and for each named list of candidate replies to the contexts."""
     results = {"other people (floor)": discriminate(contexts, other_people(contexts, donors), folds)}
-    for name, replier in repliers.items():
-        results[name] = discriminate(contexts, replier([c.history for c in contexts]), folds)
+    for name, replies in candidates.items():
+        results[name] = discriminate(contexts, replies, folds)
     return results

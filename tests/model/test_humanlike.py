@@ -37,6 +37,6 @@ def test_an_obvious_machine_is_caught_and_a_perfect_copy_is_not(contexts):
 
 
 def test_human_likeness_reports_the_floor_beside_each_replier(contexts, donors):
-    results = human_likeness(contexts, donors, {"parrot": lambda histories: [h[-1][1] for h in histories]})
+    results = human_likeness(contexts, donors, {"parrot": [c.history[-1][1] for c in contexts]})
     assert set(results) == {"other people (floor)", "parrot"}
     assert all(0 <= r["accuracy"] <= 1 and r["replies"] == 30 for r in results.values())
