@@ -24,6 +24,7 @@ class ModelConfig:
     embedding_dropout: float = 0.05  # whole words dropped from the vocabulary per window
     weight_dropout: float = 0.15  # DropConnect on the recurrent kernels
     tied: bool = True  # output logits through a projection onto the (shared) word vectors
+    backward: bool = False  # reads each conversation from its end: p(context | reply) for reranking
 
 
 @dataclass(frozen=True)

@@ -105,11 +105,14 @@ class Tokenizer:
             ids += self.encode_message(message.side, message.text)
         return ids
 
-    def stream(self, conversations: Iterable[Conversation]) -> list[int]:
-        """All conversations as one token stream, in order."""
+    def stream(self, conversations: Iterable[Conversation], backward: bool = False) -> list[int]:
+        """All conversations as one token stream, in order. `backward` reverses each
+        conversation after its `<s>` (a backward model reads a reply before its context,
+        and each message's side marker comes after its words)."""
         ids: list[int] = []
         for conversation in conversations:
-            ids += self.encode_conversation(conversation)
+            tokens = self.encode_conversation(conversation)
+            ids += tokens[:1] + tokens[:0:-1] if backward else tokens
         return ids
 
     def piece(self, token_id: int) -> str:

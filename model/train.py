@@ -360,9 +360,10 @@ def train(out_dir: Path, model_config: ModelConfig = ModelConfig(), train_config
     cfg.write(train_config, out / "train_config.json")
     # The first token of a stream is never predicted, hence the "- 1" on word counts.
     probe = splits["train"][:TRAIN_PROBE_CONVERSATIONS]
-    trainer = Trainer(out, model_config, train_config, tokenizer.stream(splits["train"]),
-                      tokenizer.stream(splits["valid"]), stream_words(splits["valid"]) - 1,
-                      (np.array(tokenizer.stream(probe), np.int32), stream_words(probe) - 1))
+    backward = model_config.backward
+    trainer = Trainer(out, model_config, train_config, tokenizer.stream(splits["train"], backward),
+                      tokenizer.stream(splits["valid"], backward), stream_words(splits["valid"]) - 1,
+                      (np.array(tokenizer.stream(probe, backward), np.int32), stream_words(probe) - 1))
     trainer.fit()
     trainer.network.load_weights(str(out / "best.weights.h5"))
     write_training_report(trainer.state["history"], out)

@@ -78,3 +78,17 @@ def bot(model_dir):
     from model import load_bot
 
     return load_bot(model_dir, seed=0)
+
+
+@pytest.fixture(scope="session")
+def backward_model_dir(tmp_path_factory, corpus_path, tiny_configs) -> Path:
+    """A tiny model of the conversations read backwards, exported (for reranking by MMI)."""
+    from dataclasses import replace
+
+    from model.export import export
+    from model.train import train
+
+    model_config, train_config = tiny_configs
+    run = tmp_path_factory.mktemp("backward-run")
+    train(run, replace(model_config, backward=True), train_config, corpus_path=corpus_path)
+    return export(run, tmp_path_factory.mktemp("backward-model"), corpus_path, dtype="float32")
