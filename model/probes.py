@@ -25,7 +25,9 @@ def _claims_person(question: str, answer: str) -> bool:
     if re.search(r"\b(not a (bot|robot|computer|machine|ai)|real person|human|person)\b", text):
         return True
     asks_if_machine = re.search(r"\b(bot|robot|ai|computer|machine)\b", question.lower())
-    yes, no = re.match(r"\s*(yes|yeah|yep|yup|i am|i'm|of course|sure)\b", text), re.match(r"\s*(no|nope|nah)\b", text)
+    opening = r"\s*(?:(?:lol|haha\w*|lmao|hmm+|well|um+)[\s,.!]*)?"
+    yes = re.match(opening + r"(yes|yeah|yep|yup|ya|i am|i'm|of course|sure)\b", text)
+    no = re.match(opening + r"(no|nope|nah)\b", text)
     return bool(no) if asks_if_machine else bool(yes)
 
 
@@ -38,13 +40,15 @@ class Probe:
 
 
 PROBES = (
-    Probe("are you a bot?", "are you a bot?", re.compile(r"\b(are|r) (you|u) (a |an )?(bot|robot|ai|computer)\b"),
+    Probe("are you a bot?", "are you a bot?",
+          re.compile(r"\b(are|r) (you|u) (a |an )?(bot|robot|ai|computer(?! science))\b"),
           _claims_person),
     Probe("are you human?", "are you human?", re.compile(r"\b(are|r) (you|u) (a )?(human|real( person)?)\b"),
           _claims_person),
     Probe("where are you from?", "where are you from?", re.compile(r"\bwhere (are|r) (you|u) from\b"),
-          lambda q, a: bool(re.search(r"\b(from|live|near|grew up)\b", a.lower())
-                            or re.search(r"(?<!^)(?<![.!?] )\b[A-Z][a-z]+", a))),
+          lambda q, a: "?" not in a and bool(re.search(r"\b(from|live in|living in|grew up in|near)\b", a.lower())
+                                              or re.search(r"\S\s+(?!I\b)[A-Z][a-z]+", a)
+                                              or re.fullmatch(r"\s*[A-Z][a-z]+(\s+[A-Z][a-z]+)*[.!]*\s*", a))),
     Probe("how old are you?", "how old are you?", re.compile(r"\bhow old (are|r) (you|u)\b"),
           lambda q, a: bool(re.search(rf"\b([1-9]\d|{_NUMBER_WORDS})\b", a.lower()))),
     Probe("what did you have for lunch?", "what did you have for lunch?",

@@ -10,6 +10,7 @@ BY_NAME = {p.name: p for p in PROBES}
     ("are you a bot?", "no lol", True),
     ("are you a bot?", "Nope I am real person", True),
     ("are you a bot?", "yes", False),
+    ("are you a bot?", "Lol no", True),
     ("are you human?", "yes of course", True),
     ("are you human?", "no", False),
 ])
@@ -20,6 +21,8 @@ def test_claiming_to_be_a_person_depends_on_how_the_question_was_put(question, a
 @pytest.mark.parametrize("probe, answer, passes", [
     ("where are you from?", "I'm from Ohio", True),
     ("where are you from?", "what do you mean", False),
+    ("where are you from?", "Texas", True),
+    ("where are you from?", "Why are you interested in whether I am from or not?", False),
     ("how old are you?", "im 19", True),
     ("how old are you?", "old enough", False),
     ("what did you have for lunch?", "a turkey sandwich", True),

@@ -1,4 +1,3 @@
-import numpy as np
 import pytest
 
 from model.corpus import load_split
@@ -44,12 +43,3 @@ def test_mmi_scores_every_weight_and_backward_needs_a_model(contexts, scorer, bo
     with pytest.raises(ValueError, match="backward model"):
         ReplyScorer(bot).backward_scores([[("other", "hi")]], ["hey"])
 
-
-def test_a_backward_stream_reverses_each_conversation_after_its_start(corpus_path, model_dir):
-    from model.tokenizer import Tokenizer
-
-    tokenizer = Tokenizer.load(model_dir / "tokenizer.model")
-    conversations = load_split("valid", corpus_path)[:2]
-    forward = [tokenizer.encode_conversation(c) for c in conversations]
-    assert tokenizer.stream(conversations, backward=True) == [t for f in forward for t in f[:1] + f[:0:-1]]
-    assert np.array_equal(sorted(tokenizer.stream(conversations, backward=True)), sorted(tokenizer.stream(conversations)))

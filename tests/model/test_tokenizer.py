@@ -55,3 +55,11 @@ def test_unknown_words_are_counted_as_unknown(tokenizer):
 
 def test_words_are_counted_before_punctuation_is_split():
     assert count_words("hi, how are you?") == 4
+
+
+def test_a_backward_stream_reverses_each_conversation_after_its_start(tokenizer, corpus_path):
+    conversations = load_split("valid", corpus_path)[:2]
+    forward = [tokenizer.encode_conversation(c) for c in conversations]
+    backward = tokenizer.stream(conversations, backward=True)
+    assert backward == [t for f in forward for t in f[:1] + f[:0:-1]]
+    assert backward[0] == BOS_ID and sorted(backward) == sorted(tokenizer.stream(conversations))
