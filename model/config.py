@@ -47,7 +47,9 @@ class TrainConfig:
     sampled_softmax: int = 1024  # negative classes per step; 0 trains with the full softmax
     weight_average: float = 0.998  # decay of an exponential moving average of the weights used to evaluate; 0: none
     epochs: int = 30
-    max_minutes: float = 0.0  # stop when this much training time has passed (the cosine spans it); 0: none
+    # Stop after this many minutes of the process's CPU time in training steps (the cosine
+    # spans them): the same work whatever else the machine runs. 0: no budget.
+    max_minutes: float = 0.0
     seed: int = 1234
 
 

@@ -22,13 +22,15 @@ _NUMBER_WORDS = r"(?:twenty|thirty|forty|fifty|sixty|seventeen|eighteen|nineteen
 
 def _claims_person(question: str, answer: str) -> bool:
     text = answer.lower()
-    if re.search(r"\b(not a (bot|robot|computer|machine|ai)|real person|human|person)\b", text):
-        return True
     asks_if_machine = re.search(r"\b(bot|robot|ai|computer|machine)\b", question.lower())
     opening = r"\s*(?:(?:lol|haha\w*|lmao|hmm+|well|um+)[\s,.!]*)?"
     yes = re.match(opening + r"(yes|yeah|yep|yup|ya|i am|i'm|of course|sure)\b", text)
     no = re.match(opening + r"(no|nope|nah)\b", text)
-    return bool(no) if asks_if_machine else bool(yes)
+    if yes or no:
+        return bool(no) if asks_if_machine else bool(yes)
+    # No yes or no: a plain claim counts, a question back ("why do you ask?") does not.
+    claim = re.search(r"\b(i'?m|i am) (a )?(real )?(human|person)\b|\bnot a (bot|robot|computer|machine|ai)\b", text)
+    return bool(claim) and not text.rstrip().endswith("?")
 
 
 @dataclass(frozen=True)

@@ -159,7 +159,7 @@ class Trainer:
         self.valid_words = valid_words
         self.train_probe = train_probe  # a fixed slice of the training split and its words, scored each epoch
         self.state = {"epoch": 0, "learning_rate": train_config.learning_rate, "best_valid_ppl": math.inf,
-                      "stalls": 0, "stopped": False, "history": [], "seconds": 0.0, "steps": 0}
+                      "stalls": 0, "stopped": False, "history": [], "seconds": 0.0, "cpu_seconds": 0.0, "steps": 0}
         self._step = self._make_step()
 
     def _make_step(self):
@@ -213,13 +213,14 @@ class Trainer:
         if self.average is not None:
             self.average.restore([a.astype(np.float32) for a in _saved_arrays(path / "average.npz")])
         self.state = json.loads((path / "state.json").read_text())
+        self.state.setdefault("cpu_seconds", self.state["seconds"])  # runs begun before CPU time was kept
         return True
 
     # -- the loop -----------------------------------------------------------------
-    def _progress(self, tokens_this_epoch: int, seconds_this_epoch: float) -> float:
-        """How far through the run: by the time budget when there is one, else by epochs."""
+    def _progress(self, tokens_this_epoch: int, cpu_seconds_this_epoch: float) -> float:
+        """How far through the run: by the CPU-time budget when there is one, else by epochs."""
         if self.config.max_minutes:
-            return (self.state["seconds"] + seconds_this_epoch) / (self.config.max_minutes * 60)
+            return (self.state["cpu_seconds"] + cpu_seconds_this_epoch) / (self.config.max_minutes * 60)
         return (self.state["epoch"] + tokens_this_epoch / self.train_rows.size) / self.config.epochs
 
     def run_epoch(self) -> dict:
@@ -227,10 +228,10 @@ class Trainer:
         states = zero_states(self.model_config, self.config.batch_size)
         steps = math.ceil((self.train_rows.shape[1] - 1) / self.config.window)
         bar = keras.utils.Progbar(steps, stateful_metrics=["grad_norm", "lr"])
-        losses, norms, rates, tokens, started = [], [], [], 0, time.time()
+        losses, norms, rates, tokens, started, cpu_started = [], [], [], 0, time.time(), time.process_time()
         for i, (x, y) in enumerate(windows(self.train_rows, self.config.window,
                                            rng if self.config.random_window else None)):
-            progress = self._progress(tokens, time.time() - started)
+            progress = self._progress(tokens, time.process_time() - cpu_started)
             if self.config.max_minutes and progress >= 1:
                 break  # the time budget ends mid-epoch: equal budgets mean equal training time
             rate = learning_rate(self.config, self.state["learning_rate"], self.state["steps"], progress)
@@ -243,7 +244,7 @@ class Trainer:
             tokens += y.size
             self.state["steps"] += 1
             bar.update(min(i + 1, steps), [("loss", losses[-1]), ("grad_norm", norms[-1]), ("lr", rate)])
-        seconds = time.time() - started
+        seconds, cpu_seconds = time.time() - started, time.process_time() - cpu_started
         record = {
             "epoch": self.state["epoch"] + 1,
             "learning_rate": self.state["learning_rate"] if self.config.schedule == "decay" else rates[0],
@@ -255,6 +256,7 @@ class Trainer:
             "tokens": tokens,
             "tokens_per_second": tokens / seconds,
             "seconds": seconds,
+            "cpu_seconds": cpu_seconds,
         }
         record.update(self._evaluate())
         return record
@@ -298,6 +300,7 @@ class Trainer:
         state["history"].append(record)
         state["epoch"] = record["epoch"]
         state["seconds"] += record["seconds"]
+        state["cpu_seconds"] += record["cpu_seconds"]
         ppl = record["valid_ppl_word"]
         if ppl < state["best_valid_ppl"]:
             self.save_best()
@@ -311,7 +314,7 @@ class Trainer:
         state["best_valid_ppl"] = min(state["best_valid_ppl"], ppl)
         state["learning_rate"] *= self.config.lr_epoch_decay if decaying else 1.0
         budget = self.config.max_minutes
-        if budget and state["seconds"] > budget * 60:
+        if budget and state["cpu_seconds"] >= budget * 60:
             state["stopped"] = True
 
 
