@@ -99,6 +99,8 @@ def test_a_float16_checkpoint_resumes_with_nearly_the_same_weights(tmp_path, cor
     assert shrink_checkpoint(tmp_path) > 0
     with np.load(tmp_path / "checkpoint" / "weights.npz") as stored:
         assert stored["arr_0"].dtype == np.float16
+    with np.load(tmp_path / "checkpoint" / "optimizer.npz") as stored:
+        assert stored["arr_2"].dtype == np.float32  # mean squared gradients would underflow in float16
     resumed = train(tmp_path, model_config, replace(train_config, epochs=1), corpus_path)  # nothing left to train
     assert resumed.restore_checkpoint()
     for before, after in zip(last, resumed.network.lm.get_weights()):
