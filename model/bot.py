@@ -16,6 +16,7 @@ import numpy as np
 
 from . import config as cfg
 from .config import SamplingConfig
+from .mmi import backward_pair, backward_scores
 from .numpy_gru import NumpyGRU
 from .sampling import sample
 from .timing import ReplyTiming
@@ -66,6 +67,9 @@ class Bot:
         self.sampling = sampling or cfg.from_json(SamplingConfig, meta.get("sampling", {}))
         self.tokenizer = Tokenizer.load(directory / "tokenizer.model")
         self.network = NumpyGRU.load(directory / "weights.npz")
+        # A model of conversations read backwards, for reranking by mutual information.
+        backward = directory / "backward.npz"
+        self.backward = NumpyGRU.load(backward) if backward.exists() else None
         self.timing = ReplyTiming.load(directory / "timing.json")
         self._rng = np.random.default_rng(seed)
         self._rng_lock = threading.Lock()
@@ -94,34 +98,58 @@ class Bot:
         return self.reply_batch([history])[0]
 
     def reply_batch(self, histories: Sequence[History]) -> list[str]:
-        """Replies for many conversations, generated together one step at a time."""
+        """Replies for many conversations, generated together one step at a time.
+
+        With `candidates` > 1 each conversation gets that many samples in the same batch,
+        and the one with the best rerank score is kept: the forward model's mean
+        log-probability of the reply, plus `mmi_weight` times the backward model's mean
+        log-probability of the last messages given the reply (maximum mutual
+        information, Li et al. 2016), which favours replies that answer what was said."""
         histories = [validate(h) for h in histories]
         prompts = [self.prompt(h) for h in histories]
         lasts = [h[-1][1].strip() if h else "" for h in histories]
+        n = max(1, self.sampling.candidates)
         replies: list[str | None] = [None] * len(histories)
         for _attempt in range(3):
             todo = [i for i, r in enumerate(replies) if r is None]
             if not todo:
                 break
-            for i, text in zip(todo, self.generate([prompts[i][0] for i in todo])):
+            rows = [i for i in todo for _ in range(n)]
+            texts, tokens, scores = self.generate([prompts[i][0] for i in rows])
+            if self.backward is not None and self.sampling.mmi_weight:
+                pairs = [backward_pair(prompts[i][0][1:-1], ids, prompts[i][1]) for i, ids in zip(rows, tokens)]
+                scores = scores + self.sampling.mmi_weight * backward_scores(self.backward, pairs)
+            best: dict[int, tuple[float, str]] = {}
+            for i, text, score in zip(rows, texts, scores):
                 text = truncate(text.strip(), self.sampling.max_chars)
-                if text and text.lower() != lasts[i].lower():
-                    replies[i] = text
+                if text and text.lower() != lasts[i].lower() and (i not in best or score > best[i][0]):
+                    best[i] = (score, text)
+            for i, (_, text) in best.items():
+                replies[i] = text
         with self._rng_lock:
             return [r if r is not None else str(self._rng.choice(FALLBACKS)) for r in replies]
 
-    def generate(self, prompts: Sequence[Sequence[int]]) -> list[str]:
-        """Sample one message per prompt until a side marker (end of message) or the length cap."""
+    def generate(self, prompts: Sequence[Sequence[int]]) -> tuple[list[str], list[list[int]], np.ndarray]:
+        """Sample one message per prompt until a side marker (end of message) or the length
+        cap: its text, its token ids, and the network's mean log-probability of those
+        tokens and the end marker (from the logits before the sampler reshapes them)."""
         net, config = self.network, self.sampling
         batch = len(prompts)
         hidden, states = self.read(prompts)
         generated: list[list[int]] = [[] for _ in range(batch)]
         seen = [set(p[-60:]) - set(MARKER_IDS) for p in prompts]
         active = np.ones(batch, bool)
+        log_prob, counted = np.zeros(batch), np.zeros(batch)
+        rows = np.arange(batch)
         for position in range(config.max_tokens):
             banned = self._banned if position else np.concatenate([self._banned, self._markers])
+            logits = net.logits(hidden)
             with self._rng_lock:
-                tokens = sample(net.logits(hidden), config, self._rng, banned, seen)
+                tokens = sample(logits, config, self._rng, banned, seen)
+            top = logits.max(axis=1)
+            chosen = logits[rows, tokens] - top - np.log(np.exp(logits - top[:, None]).sum(axis=1))
+            log_prob += np.where(active, chosen, 0.0)
+            counted += active
             ends = np.isin(tokens, self._markers)
             for row in np.flatnonzero(active & ~ends):
                 generated[row].append(int(tokens[row]))
@@ -130,7 +158,7 @@ class Bot:
             if not active.any():
                 break
             hidden, states = net.step(tokens, states)
-        return [self.tokenizer.decode(ids) for ids in generated]
+        return [self.tokenizer.decode(ids) for ids in generated], generated, log_prob / np.maximum(counted, 1)
 
     def read(self, prompts: Sequence[Sequence[int]]) -> tuple[np.ndarray, list[np.ndarray]]:
         """Feed prompts to the network, each from the states of the longest part of it

@@ -61,6 +61,8 @@ class SamplingConfig:
     repetition_penalty: float = 1.3
     max_tokens: int = 40
     max_chars: int = 300
+    candidates: int = 1  # replies sampled per turn, in one batch; the best by the rerank score is sent
+    mmi_weight: float = 0.0  # weight of the backward model's log p(context | reply) in that score
 
 
 def to_json(config: Any) -> dict:

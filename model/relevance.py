@@ -17,10 +17,9 @@ from scipy.stats import binomtest
 
 from .bot import Bot
 from .humanlike import Context
+from .mmi import backward_pair, backward_scores
 from .numpy_gru import NumpyGRU
-from .tokenizer import BOS_ID
 
-BACKWARD_MESSAGES = 2  # of the context, read back from the reply: the messages a reply answers
 DISTRACTORS = 9
 BATCH = 64
 
@@ -53,20 +52,11 @@ class ReplyScorer:
         """Mean log p(token) of the last messages of each history, read backwards from its reply."""
         if self.backward is None:
             raise ValueError("backward scores need a backward model")
-        prompts, continuations = [], []
+        pairs = []
         for history, reply in zip(histories, replies):
             prompt, reply_tokens, marker = self._reply_tokens(history, reply)
-            body = prompt[1:-1]  # the context's messages, without <s> and the replier's marker
-            starts = [i for i, t in enumerate(body) if t in self.tokenizer.side_ids.values()]
-            recent = body[starts[-BACKWARD_MESSAGES]:] if len(starts) >= BACKWARD_MESSAGES else body
-            prompts.append([BOS_ID, *reversed(reply_tokens[:-1]), marker])
-            continuations.append(list(reversed(recent)) or [BOS_ID])
-        scores = []
-        for start in range(0, len(prompts), BATCH):
-            conts = continuations[start:start + BATCH]
-            nll = self.backward.score(prompts[start:start + BATCH], conts)
-            scores += list(-nll / [len(c) for c in conts])
-        return np.array(scores)
+            pairs.append(backward_pair(prompt[1:-1], reply_tokens[:-1], marker))
+        return backward_scores(self.backward, pairs)
 
 
 def candidate_sets(contexts: Sequence[Context], seed: int = 0) -> list[list[str]]:

@@ -37,17 +37,57 @@ def test_malformed_history_gets_a_clear_value_error(bot, history, message):
         bot.reply(history)
 
 
+def generating(texts):
+    """A stand-in for `Bot.generate` that samples the given texts, each scored by its position."""
+    def generate(prompts):
+        chosen = [texts[row % len(texts)] for row in range(len(prompts))]
+        return chosen, [[5] * (1 + row % 3) for row in range(len(prompts))], np.arange(len(prompts), dtype=float)
+    return generate
+
+
 def test_a_reply_never_copies_the_partners_last_message(bot, monkeypatch):
-    monkeypatch.setattr(bot, "generate", lambda prompts: ["do you like pizza?"] * len(prompts))
+    monkeypatch.setattr(bot, "generate", generating(["do you like pizza?"]))
     reply = bot.reply([("other", "do you like pizza?")])
     assert reply and reply != "do you like pizza?"
 
 
 def test_a_long_reply_is_cut_at_a_word_boundary(bot, monkeypatch):
-    monkeypatch.setattr(bot, "generate", lambda prompts: ["word " * 100] * len(prompts))
+    monkeypatch.setattr(bot, "generate", generating(["word " * 100]))
     bot.sampling = replace(bot.sampling, max_chars=42)
     reply = bot.reply([("other", "talk to me")])
     assert len(reply) <= 42 and reply.endswith("word")
+
+
+def test_the_candidate_with_the_best_score_is_sent(bot, monkeypatch):
+    monkeypatch.setattr(bot, "generate", generating(["first", "second", "third", "fourth"]))
+    bot.sampling = replace(bot.sampling, candidates=4)
+    assert bot.reply_batch([[("other", "hi")], [("other", "hey")]]) == ["fourth", "fourth"]
+
+
+def test_generation_reports_the_networks_log_probability_of_each_reply(bot):
+    texts, tokens, scores = bot.generate([bot.prompt([("other", "do you like pizza?")])[0]] * 3)
+    assert len(texts) == len(tokens) == len(scores) == 3
+    assert np.all(scores < 0) and np.all(np.isfinite(scores))
+
+
+def test_reranking_by_mutual_information_uses_the_backward_model(model_dir, backward_model_dir, tmp_path):
+    import shutil
+
+    from model import load_bot
+    from model.mmi import backward_pair, backward_scores
+
+    shutil.copytree(model_dir, tmp_path / "model")
+    shutil.copy(backward_model_dir / "weights.npz", tmp_path / "model" / "backward.npz")
+    mmi = load_bot(tmp_path / "model", seed=1)
+    assert mmi.backward is not None
+    history = [("other", "do you like pizza?")]
+    prompt, marker = mmi.prompt(history)
+    mmi.sampling = replace(mmi.sampling, candidates=6, mmi_weight=1.0)
+    texts, tokens, forward = mmi.generate([prompt] * 6)
+    mmi.generate = lambda prompts: (texts, tokens, forward)
+    combined = forward + backward_scores(mmi.backward, [backward_pair(prompt[1:-1], t, marker) for t in tokens])
+    valid = [i for i, t in enumerate(texts) if t.strip() and t.strip().lower() != "do you like pizza?"]
+    assert mmi.reply(history) == texts[max(valid, key=lambda i: combined[i])].strip()
 
 
 def test_many_conversations_are_answered_in_one_batch(bot):
