@@ -2,7 +2,8 @@
 references TensorFlow's documentation recommends for step-by-step generation, an eager
 `model(x)` call per token (Keras advises it over `model.predict` for small inputs) and a
 `tf.function(jit_compile=True)` one-step generator (XLA), both sampling as ours does
-(temperature, top-k, nucleus); batched generation; training tokens per second.
+(temperature, top-k, nucleus); batched generation; the CPU a reply costs with and
+without reranking; training tokens per second.
 
 Generation runs on the threads the server gives it: one BLAS thread for NumPy (as the
 reply worker has, `threadpoolctl`) and one intra- and inter-op thread for TensorFlow.
@@ -18,6 +19,7 @@ from pathlib import Path
 import numpy as np
 from threadpoolctl import threadpool_limits
 
+from .bot import Bot
 from .config import SamplingConfig
 from .numpy_gru import NumpyGRU
 from .sampling import sample
@@ -45,6 +47,25 @@ def numpy_generator(network: NumpyGRU, batch: int, rng: np.random.Generator):
         state["tokens"] = sample(network.logits(hidden), SAMPLING, rng)
 
     return step
+
+
+HISTORIES = ([("other", "hi! how are you?")],
+             [("other", "hey"), ("self", "hi, what's up?"), ("other", "not much, where are you from?")],
+             [("self", "hello"), ("other", "do you like music?"), ("self", "yes a lot"), ("other", "what kind?")])
+
+
+def reply_cost(model_dir: Path, candidates: int, mmi_weight: float, min_seconds: float) -> float:
+    """CPU milliseconds per reply at batch 1 (one conversation's turn), on the serving thread count."""
+    bot = Bot(model_dir, seed=0)
+    bot.sampling = SamplingConfig(**{**bot.sampling.__dict__, "candidates": candidates, "mmi_weight": mmi_weight})
+    with threadpool_limits(SERVING_THREADS):
+        bot.reply(list(HISTORIES[0]))
+        replies, started, cpu = 0, time.perf_counter(), time.process_time()
+        while time.perf_counter() - started < min_seconds:
+            bot._known.clear()  # each turn reads its conversation afresh, as a game's first reply does
+            bot.reply(list(HISTORIES[replies % len(HISTORIES)]))
+            replies += 1
+        return 1000 * (time.process_time() - cpu) / replies
 
 
 def limit_tensorflow_threads(threads: int) -> int:
@@ -153,9 +174,19 @@ def run(model_dir: Path, quick: bool = False) -> dict:
     for b, rate in batched.items():
         print(f"{b:5} {rate:10.0f} {rate / batched[1]:10.1f}x")
 
+    has_backward = (Path(model_dir) / "backward.npz").exists()
+    settings = [(1, 0.0), (4, 0.0), (8, 0.0)] + ([(4, 1.0), (8, 1.0)] if has_backward else [])
+    costs = {setting: reply_cost(Path(model_dir), *setting, seconds) for setting in settings}
+    print(f"\nCPU per reply at batch 1 ({SERVING_THREADS} BLAS thread; goal at most 20 ms)")
+    print(f"{'candidates':>10} {'rerank':>22} {'ms':>7} {'vs 1 candidate':>15}")
+    for (candidates, weight), ms in costs.items():
+        rerank = "forward + backward" if weight else ("forward" if candidates > 1 else "none")
+        print(f"{candidates:10} {rerank:>22} {ms:7.1f} {ms / costs[(1, 0.0)]:14.1f}x")
+
     training = training_throughput(config, seconds)
     print("\nTraining (batch 128, window 64, RMSProp, clipping)")
     print(f"{'loss':28} {'tokens/s':>10} {'vs full':>8}")
     for name, rate in training.items():
         print(f"{name:28} {rate:10.0f} {rate / training['full softmax']:7.1f}x")
-    return {"single": single, "batched": batched, "training": training, "tensorflow_threads": tf_threads}
+    return {"single": single, "batched": batched, "replies": costs, "training": training,
+            "tensorflow_threads": tf_threads}

@@ -165,19 +165,24 @@ class Bot:
         that was read before: a game's next prompt is its last one plus the new messages,
         so after the first reply only those are read (the feed was most of a reply's
         cost, and a busy worker took CPU from the server). The result is the same as
-        reading each prompt from the start."""
+        reading each prompt from the start. A prompt that appears several times (the
+        candidates of one turn) is read once."""
         bodies = [list(p[:-1]) for p in prompts]  # the conversation; the last token says who speaks next
         keys = [_key(body) for body in bodies]
-        known = [self._longest_known(body, key) for body, key in zip(bodies, keys)]
-        _, states = self.network.feed([body[cut:] for body, (cut, _) in zip(bodies, known)],
+        first = {key: bodies[row] for row, key in reversed(list(enumerate(keys)))}
+        unique = list(first)
+        known = [self._longest_known(first[key], key) for key in unique]
+        _, states = self.network.feed([first[key][cut:] for key, (cut, _) in zip(unique, known)],
                                       [start for _, start in known])
         with self._known_lock:
-            for row, key in enumerate(keys):
+            for row, key in enumerate(unique):
                 self._known[key] = [layer[row].copy() for layer in states]
                 self._known.move_to_end(key)
             while len(self._known) > KNOWN_CONVERSATIONS:
                 self._known.popitem(last=False)
-        return self.network.step(np.array([p[-1] for p in prompts]), states)
+        position = {key: row for row, key in enumerate(unique)}
+        rows = [position[key] for key in keys]
+        return self.network.step(np.array([p[-1] for p in prompts]), [layer[rows] for layer in states])
 
     def _longest_known(self, body: list[int], key: bytes) -> tuple[int, list[np.ndarray] | None]:
         """The longest prefix of `body` (whose `_key` is `key`) ending before a message

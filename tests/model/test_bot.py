@@ -90,6 +90,18 @@ def test_reranking_by_mutual_information_uses_the_backward_model(model_dir, back
     assert mmi.reply(history) == texts[max(valid, key=lambda i: combined[i])].strip()
 
 
+def test_a_prompt_given_several_times_is_read_once_with_the_same_result(bot, monkeypatch):
+    prompt = bot.prompt([("other", "do you like pizza?"), ("self", "yes"), ("other", "why?")])[0]
+    alone_hidden, alone_states = bot.read([prompt])
+    bot._known.clear()
+    lengths = []
+    feed = bot.network.feed
+    monkeypatch.setattr(bot.network, "feed", lambda prompts, starts: lengths.append(len(prompts)) or feed(prompts, starts))
+    hidden, states = bot.read([prompt] * 4)
+    assert lengths == [1]
+    np.testing.assert_allclose(hidden, np.repeat(alone_hidden, 4, axis=0), rtol=1e-5, atol=1e-6)
+
+
 def test_many_conversations_are_answered_in_one_batch(bot):
     histories = [[("other", f"do you like {topic}?")] for topic in ("pizza", "dogs", "music", "books")]
     replies = bot.reply_batch(histories)
