@@ -15,7 +15,7 @@ from model.humanlike import held_out_contexts
 from model.numpy_gru import NumpyGRU
 from model.relevance import ReplyScorer, recall_at_1
 
-WEIGHTS = (0.0, 0.25, 0.5, 1.0, 2.0)
+WEIGHTS = (0.0, 0.25, 0.5, 1.0, 2.0, 4.0, 8.0, 100.0)  # 100: the backward score all but alone
 
 
 def main() -> None:
