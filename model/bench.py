@@ -184,7 +184,7 @@ def run(model_dir: Path, quick: bool = False) -> dict:
         print(f"{candidates:10} {rerank:>22} {ms:7.1f} {ms / costs[(1, 0.0)]:14.1f}x")
 
     training = training_throughput(config, seconds)
-    print("\nTraining (batch 128, window 64, RMSProp, clipping)")
+    print(f"\nTraining (batch 128, window 64, RMSProp, clipping; TensorFlow on {tf_threads or 'all'} threads)")
     print(f"{'loss':28} {'tokens/s':>10} {'vs full':>8}")
     for name, rate in training.items():
         print(f"{name:28} {rate:10.0f} {rate / training['full softmax']:7.1f}x")
