@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -57,7 +58,7 @@ HISTORIES = ([("other", "hi! how are you?")],
 def reply_cost(model_dir: Path, candidates: int, mmi_weight: float, min_seconds: float) -> float:
     """CPU milliseconds per reply at batch 1 (one conversation's turn), on the serving thread count."""
     bot = Bot(model_dir, seed=0)
-    bot.sampling = SamplingConfig(**{**bot.sampling.__dict__, "candidates": candidates, "mmi_weight": mmi_weight})
+    bot.sampling = replace(bot.sampling, candidates=candidates, mmi_weight=mmi_weight)
     with threadpool_limits(SERVING_THREADS):
         bot.reply(list(HISTORIES[0]))
         replies, started, cpu = 0, time.perf_counter(), time.process_time()

@@ -16,7 +16,7 @@ import numpy as np
 
 from . import config as cfg
 from .config import SamplingConfig
-from .mmi import backward_pair, backward_scores
+from .mmi import backward_pair, mean_log_probs
 from .numpy_gru import NumpyGRU
 from .sampling import sample
 from .timing import ReplyTiming
@@ -118,7 +118,7 @@ class Bot:
             texts, tokens, scores = self.generate([prompts[i][0] for i in rows])
             if self.backward is not None and self.sampling.mmi_weight:
                 pairs = [backward_pair(prompts[i][0][1:-1], ids, prompts[i][1]) for i, ids in zip(rows, tokens)]
-                scores = scores + self.sampling.mmi_weight * backward_scores(self.backward, pairs)
+                scores = scores + self.sampling.mmi_weight * mean_log_probs(self.backward, pairs)
             best: dict[int, tuple[float, str]] = {}
             for i, text, score in zip(rows, texts, scores):
                 text = truncate(text.strip(), self.sampling.max_chars)
@@ -169,7 +169,9 @@ class Bot:
         candidates of one turn) is read once."""
         bodies = [list(p[:-1]) for p in prompts]  # the conversation; the last token says who speaks next
         keys = [_key(body) for body in bodies]
-        first = {key: bodies[row] for row, key in reversed(list(enumerate(keys)))}
+        first: dict[bytes, list[int]] = {}
+        for key, body in zip(keys, bodies):
+            first.setdefault(key, body)
         unique = list(first)
         known = [self._longest_known(first[key], key) for key in unique]
         _, states = self.network.feed([first[key][cut:] for key, (cut, _) in zip(unique, known)],

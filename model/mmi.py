@@ -29,8 +29,9 @@ def backward_pair(context: Sequence[int], reply: Sequence[int], marker: int) -> 
     return [BOS_ID, *reversed(list(reply)), marker], list(reversed(recent)) or [BOS_ID]
 
 
-def backward_scores(network: NumpyGRU, pairs: Sequence[tuple[list[int], list[int]]]) -> np.ndarray:
-    """Mean log-probability per token of each continuation after its prompt."""
+def mean_log_probs(network: NumpyGRU, pairs: Sequence[tuple[list[int], list[int]]]) -> np.ndarray:
+    """Mean log-probability per token of each continuation after its prompt, teacher-forced
+    in batches (for either direction's model)."""
     scores = []
     for start in range(0, len(pairs), BATCH):
         chunk = pairs[start:start + BATCH]

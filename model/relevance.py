@@ -17,11 +17,10 @@ from scipy.stats import binomtest
 
 from .bot import Bot
 from .humanlike import Context
-from .mmi import backward_pair, backward_scores
+from .mmi import backward_pair, mean_log_probs
 from .numpy_gru import NumpyGRU
 
 DISTRACTORS = 9
-BATCH = 64
 
 
 class ReplyScorer:
@@ -40,13 +39,8 @@ class ReplyScorer:
 
     def forward_scores(self, histories: Sequence, replies: Sequence[str]) -> np.ndarray:
         """Mean log p(token) of each reply after its history (length-normalised)."""
-        scores = []
-        for start in range(0, len(replies), BATCH):
-            chunk = [self._reply_tokens(h, r) for h, r in zip(histories[start:start + BATCH],
-                                                             replies[start:start + BATCH])]
-            nll = self.forward.network.score([c[0] for c in chunk], [c[1] for c in chunk])
-            scores += list(-nll / [len(c[1]) for c in chunk])
-        return np.array(scores)
+        pairs = [self._reply_tokens(h, r)[:2] for h, r in zip(histories, replies)]
+        return mean_log_probs(self.forward.network, pairs)
 
     def backward_scores(self, histories: Sequence, replies: Sequence[str]) -> np.ndarray:
         """Mean log p(token) of the last messages of each history, read backwards from its reply."""
@@ -56,7 +50,7 @@ class ReplyScorer:
         for history, reply in zip(histories, replies):
             prompt, reply_tokens, marker = self._reply_tokens(history, reply)
             pairs.append(backward_pair(prompt[1:-1], reply_tokens[:-1], marker))
-        return backward_scores(self.backward, pairs)
+        return mean_log_probs(self.backward, pairs)
 
 
 def candidate_sets(contexts: Sequence[Context], seed: int = 0) -> list[list[str]]:

@@ -74,7 +74,7 @@ def test_reranking_by_mutual_information_uses_the_backward_model(model_dir, back
     import shutil
 
     from model import load_bot
-    from model.mmi import backward_pair, backward_scores
+    from model.mmi import backward_pair, mean_log_probs
 
     shutil.copytree(model_dir, tmp_path / "model")
     shutil.copy(backward_model_dir / "weights.npz", tmp_path / "model" / "backward.npz")
@@ -85,7 +85,7 @@ def test_reranking_by_mutual_information_uses_the_backward_model(model_dir, back
     mmi.sampling = replace(mmi.sampling, candidates=6, mmi_weight=1.0)
     texts, tokens, forward = mmi.generate([prompt] * 6)
     mmi.generate = lambda prompts: (texts, tokens, forward)
-    combined = forward + backward_scores(mmi.backward, [backward_pair(prompt[1:-1], t, marker) for t in tokens])
+    combined = forward + mean_log_probs(mmi.backward, [backward_pair(prompt[1:-1], t, marker) for t in tokens])
     valid = [i for i, t in enumerate(texts) if t.strip() and t.strip().lower() != "do you like pizza?"]
     assert mmi.reply(history) == texts[max(valid, key=lambda i: combined[i])].strip()
 
