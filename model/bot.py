@@ -132,31 +132,37 @@ class Bot:
     def generate(self, prompts: Sequence[Sequence[int]]) -> tuple[list[str], list[list[int]], np.ndarray]:
         """Sample one message per prompt until a side marker (end of message) or the length
         cap: its text, its token ids, and the network's mean log-probability of those
-        tokens and the end marker (from the logits before the sampler reshapes them)."""
+        tokens and the end marker (from the logits before the sampler reshapes them).
+
+        A row that has ended leaves the batch, so a turn's short candidates do not pay for
+        its longest one. Each step draws one uniform number for every prompt, running or
+        not, so what a row samples does not depend on when the others end."""
         net, config = self.network, self.sampling
         batch = len(prompts)
         hidden, states = self.read(prompts)
         generated: list[list[int]] = [[] for _ in range(batch)]
         seen = [set(p[-60:]) - set(MARKER_IDS) for p in prompts]
-        active = np.ones(batch, bool)
+        live = np.arange(batch)  # the rows still generating, in the order of `hidden` and `states`
         log_prob, counted = np.zeros(batch), np.zeros(batch)
-        rows = np.arange(batch)
         for position in range(config.max_tokens):
             banned = self._banned if position else np.concatenate([self._banned, self._markers])
             logits = net.logits(hidden)
             with self._rng_lock:
-                tokens = sample(logits, config, self._rng, banned, seen)
+                uniforms = self._rng.random((batch, 1))
+            tokens = sample(logits, config, None, banned, [seen[row] for row in live], uniforms[live])
             top = logits.max(axis=1)
-            chosen = logits[rows, tokens] - top - np.log(np.exp(logits - top[:, None]).sum(axis=1))
-            log_prob += np.where(active, chosen, 0.0)
-            counted += active
+            chosen = logits[np.arange(len(live)), tokens] - top - np.log(np.exp(logits - top[:, None]).sum(axis=1))
+            log_prob[live] += chosen
+            counted[live] += 1
             ends = np.isin(tokens, self._markers)
-            for row in np.flatnonzero(active & ~ends):
-                generated[row].append(int(tokens[row]))
-                seen[row].add(int(tokens[row]))
-            active &= ~ends
-            if not active.any():
+            for row, token in zip(live[~ends], tokens[~ends]):
+                generated[row].append(int(token))
+                seen[row].add(int(token))
+            if ends.all():
                 break
+            if ends.any():
+                keep = ~ends
+                live, tokens, states = live[keep], tokens[keep], [layer[keep] for layer in states]
             hidden, states = net.step(tokens, states)
         return [self.tokenizer.decode(ids) for ids in generated], generated, log_prob / np.maximum(counted, 1)
 

@@ -116,19 +116,26 @@ class NumpyGRU:
         return shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
 
     def score(self, prompts: Sequence[Sequence[int]], continuations: Sequence[Sequence[int]]) -> np.ndarray:
-        """Negative log-likelihood (nats) of each continuation after its prompt, teacher-forced."""
+        """Negative log-likelihood (nats) of each continuation after its prompt, teacher-forced.
+        A row leaves the batch once its continuation is scored, and the state after a
+        continuation's last token is never computed."""
         hidden, states = self.feed(prompts)
-        length = max(len(c) for c in continuations)
-        grid = np.zeros((len(prompts), length), np.int64)
-        mask = np.zeros((len(prompts), length), bool)
+        lengths = np.array([len(c) for c in continuations])
+        grid = np.zeros((len(prompts), max(lengths)), np.int64)
         for row, tokens in enumerate(continuations):
             grid[row, : len(tokens)] = tokens
-            mask[row, : len(tokens)] = True
         totals = np.zeros(len(prompts))
-        rows = np.arange(len(prompts))
-        for t in range(length):
-            totals -= np.where(mask[:, t], self.log_probs(hidden)[rows, grid[:, t]], 0.0)
-            hidden, states = self.step(grid[:, t], states)
+        live = np.arange(len(prompts))  # rows still being scored, in the order of `hidden` and `states`
+        for t in range(grid.shape[1]):
+            keep = lengths[live] > t
+            if not keep.all():
+                live, hidden, states = live[keep], hidden[keep], [layer[keep] for layer in states]
+            logits = self.logits(hidden)
+            top = logits.max(axis=1)
+            log_norm = top + np.log(np.exp(logits - top[:, None]).sum(axis=1))
+            totals[live] -= logits[np.arange(len(live)), grid[live, t]] - log_norm
+            if t + 1 < grid.shape[1]:
+                hidden, states = self.step(grid[live, t], states)
         return totals
 
     def stream_nll(self, stream: Sequence[int], rows: int = 64) -> float:

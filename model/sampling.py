@@ -23,10 +23,14 @@ def penalise_repeats(logits: np.ndarray, seen: list[set[int]], penalty: float) -
     return logits
 
 
-def sample(logits: np.ndarray, config: SamplingConfig, rng: np.random.Generator,
-           banned: np.ndarray | None = None, seen: list[set[int]] | None = None) -> np.ndarray:
+def sample(logits: np.ndarray, config: SamplingConfig, rng: np.random.Generator | None,
+           banned: np.ndarray | None = None, seen: list[set[int]] | None = None,
+           uniforms: np.ndarray | None = None) -> np.ndarray:
     """One token id per row of `logits` (B, V). `banned` ids are never drawn.
 
+    Each row's draw is one uniform number, from `rng` or given as `uniforms` (B, 1): a
+    caller that drops finished rows from its batch can draw for every row and pass the
+    live ones', so that what it samples does not depend on which rows are still running.
     The top-k cut comes first, so the rest of the work is on k columns, not V."""
     logits = np.array(logits, dtype=np.float32)
     if banned is not None and len(banned):
@@ -45,5 +49,7 @@ def sample(logits: np.ndarray, config: SamplingConfig, rng: np.random.Generator,
     outside = np.cumsum(probs, axis=1) - probs >= config.top_p
     probs[outside] = 0.0
     probs /= probs.sum(axis=1, keepdims=True)
-    choice = (probs.cumsum(axis=1) < rng.random((len(probs), 1))).sum(axis=1)
+    if uniforms is None:
+        uniforms = rng.random((len(probs), 1))
+    choice = (probs.cumsum(axis=1) < uniforms).sum(axis=1)
     return top[np.arange(len(top)), np.minimum(choice, k - 1)]

@@ -142,3 +142,44 @@ def test_the_states_kept_are_bounded(bot, monkeypatch):
     for topic in ("pizza", "dogs", "music"):
         bot.read([bot.prompt([("other", f"do you like {topic}?")])[0]])
     assert len(bot._known) == 2
+
+
+def full_batch_generate(bot, prompts):
+    """Generation as it was before finished rows left the batch: every row steps until the last ends."""
+    from model.sampling import sample
+    from model.tokenizer import MARKER_IDS
+
+    net, config = bot.network, bot.sampling
+    hidden, states = bot.read(prompts)
+    generated, seen = [[] for _ in prompts], [set(p[-60:]) - set(MARKER_IDS) for p in prompts]
+    active, log_prob, counted = np.ones(len(prompts), bool), np.zeros(len(prompts)), np.zeros(len(prompts))
+    for position in range(config.max_tokens):
+        banned = bot._banned if position else np.concatenate([bot._banned, bot._markers])
+        logits = net.logits(hidden)
+        tokens = sample(logits, config, bot._rng, banned, seen)
+        top = logits.max(axis=1)
+        chosen = logits[np.arange(len(prompts)), tokens] - top - np.log(np.exp(logits - top[:, None]).sum(axis=1))
+        log_prob += np.where(active, chosen, 0.0)
+        counted += active
+        ends = np.isin(tokens, bot._markers)
+        for row in np.flatnonzero(active & ~ends):
+            generated[row].append(int(tokens[row]))
+            seen[row].add(int(tokens[row]))
+        active &= ~ends
+        if not active.any():
+            break
+        hidden, states = net.step(tokens, states)
+    return generated, log_prob / np.maximum(counted, 1)
+
+
+def test_rows_that_have_ended_leave_the_batch_without_changing_what_is_sampled(model_dir):
+    from model import load_bot
+
+    prompts = [load_bot(model_dir).prompt([("other", text)])[0] for text in ("hi", "do you like pizza?", "sup")] * 4
+    for seed in range(3):
+        fast, reference = load_bot(model_dir, seed=seed), load_bot(model_dir, seed=seed)
+        _, tokens, scores = fast.generate(prompts)
+        expected_tokens, expected_scores = full_batch_generate(reference, prompts)
+        assert tokens == expected_tokens
+        np.testing.assert_allclose(scores, expected_scores, rtol=1e-5)
+        assert len({len(t) for t in tokens}) > 1  # the rows did end at different steps

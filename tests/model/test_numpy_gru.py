@@ -74,3 +74,15 @@ def test_float16_export_is_half_the_size_and_close(trained_run, tmp_path):
     tokens = [1, 2, 9, 14, 5]
     np.testing.assert_allclose(NumpyGRU.load(tmp_path / "w16.npz").sequence_logits(tokens),
                                NumpyGRU.load(tmp_path / "w32.npz").sequence_logits(tokens), atol=2e-2)
+
+
+def test_continuations_of_different_lengths_score_as_they_do_alone(keras_and_numpy):
+    _, numpy_gru = keras_and_numpy
+    prompts = [[1, 2, 9], [1, 3], [1, 2, 14, 5, 3]]
+    continuations = [[7, 2], [11, 4, 20, 6, 3], [8]]
+    together = numpy_gru.score(prompts, continuations)
+    alone = [numpy_gru.score([p], [c])[0] for p, c in zip(prompts, continuations)]
+    np.testing.assert_allclose(together, alone, rtol=1e-5)
+    logits = numpy_gru.sequence_logits(prompts[1] + continuations[1][:-1])[len(prompts[1]) - 1:]
+    log_probs = logits - np.log(np.exp(logits).sum(axis=1, keepdims=True))
+    assert alone[1] == pytest.approx(-log_probs[np.arange(5), continuations[1]].sum(), rel=1e-5)
