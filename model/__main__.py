@@ -54,9 +54,12 @@ def cmd_shrink(args: argparse.Namespace) -> None:
 
 
 def cmd_export(args: argparse.Namespace) -> None:
-    from .export import export
+    from .export import export, export_backward
 
-    print(export(Path(args.run_dir), Path(args.model_dir), args.corpus, args.dtype))
+    if args.backward:
+        print(export_backward(Path(args.run_dir), Path(args.model_dir), args.dtype))
+    else:
+        print(export(Path(args.run_dir), Path(args.model_dir), args.corpus, args.dtype))
 
 
 def cmd_eval(args: argparse.Namespace) -> None:
@@ -118,6 +121,8 @@ def main(argv: list[str] | None = None) -> None:
     export.add_argument("model_dir")
     export.add_argument("--corpus", type=Path, default=None)
     export.add_argument("--dtype", default="float16", choices=["float16", "float32"])
+    export.add_argument("--backward", action="store_true",
+                        help="add a backward run to MODEL_DIR as its backward.npz (for reranking)")
     export.set_defaults(handler=cmd_export)
 
     for name, handler, text in [("eval", cmd_eval, "test perplexity, baselines, context probe, timing"),

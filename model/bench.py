@@ -176,9 +176,12 @@ def run(model_dir: Path, quick: bool = False) -> dict:
         print(f"{b:5} {rate:10.0f} {rate / batched[1]:10.1f}x")
 
     has_backward = (Path(model_dir) / "backward.npz").exists()
-    settings = [(1, 0.0), (4, 0.0), (8, 0.0)] + ([(4, 1.0), (8, 1.0)] if has_backward else [])
+    shipped = Bot(Path(model_dir)).sampling
+    weight = shipped.mmi_weight or 1.0
+    settings = [(1, 0.0), (2, 0.0), (4, 0.0), (8, 0.0)] + ([(2, weight), (4, weight), (8, weight)] if has_backward else [])
     costs = {setting: reply_cost(Path(model_dir), *setting, seconds) for setting in settings}
-    print(f"\nCPU per reply at batch 1 ({SERVING_THREADS} BLAS thread; goal at most 20 ms)")
+    print(f"\nCPU per reply at batch 1 ({SERVING_THREADS} BLAS thread; goal at most 20 ms; the model's own "
+          f"setting: {shipped.candidates} candidates, backward weight {shipped.mmi_weight:g})")
     print(f"{'candidates':>10} {'rerank':>22} {'ms':>7} {'vs 1 candidate':>15}")
     for (candidates, weight), ms in costs.items():
         rerank = "forward + backward" if weight else ("forward" if candidates > 1 else "none")

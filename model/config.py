@@ -6,7 +6,7 @@ so a reply generator can be rebuilt from the saved files alone.
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -73,6 +73,20 @@ def from_json(cls: type[T], data: dict) -> T:
     """Build a config from JSON, ignoring keys this version does not know."""
     names = {f.name for f in fields(cls)}
     return cls(**{k: v for k, v in data.items() if k in names})
+
+
+def with_overrides(config: T, text: str) -> T:
+    """`config` with fields set from "name=value,name=value" (each value parsed as its field's type)."""
+    kinds = {f.name: type(getattr(config, f.name)) for f in fields(config)}
+    values = {}
+    for item in filter(None, text.split(",")):
+        name, _, value = item.partition("=")
+        name = name.strip().replace("-", "_")
+        if name not in kinds:
+            raise ValueError(f"{type(config).__name__} has no field {name!r}")
+        value = value.strip()
+        values[name] = value.lower() in ("1", "true", "yes") if kinds[name] is bool else kinds[name](value)
+    return replace(config, **values)
 
 
 def read(cls: type[T], path: Path) -> T:

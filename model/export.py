@@ -18,7 +18,7 @@ from .numpy_gru import export_weights
 from .timing import fit
 
 NAME = "gru"
-VERSION = 1
+VERSION = 2  # 2: tied output through a projection, the regularised recipe, reranking by a backward model
 
 
 def export(run_dir: Path, model_dir: Path, corpus_path: Path | None = None, dtype: str = "float16",
@@ -43,3 +43,18 @@ def export(run_dir: Path, model_dir: Path, corpus_path: Path | None = None, dtyp
     }
     (out / "config.json").write_text(json.dumps(meta, indent=2) + "\n")
     return out
+
+
+def export_backward(run_dir: Path, model_dir: Path, dtype: str = "float16") -> Path:
+    """Add a run trained on conversations read backwards to a model directory as its
+    `backward.npz` (for reranking by mutual information). Both must share the tokenizer."""
+    run, out = Path(run_dir), Path(model_dir)
+    model_config = cfg.read(ModelConfig, run / "model_config.json")
+    if not model_config.backward:
+        raise ValueError(f"{run} was not trained on backward streams (--backward true)")
+    if (run / "tokenizer.model").read_bytes() != (out / "tokenizer.model").read_bytes():
+        raise ValueError(f"{run} and {out} have different tokenizers")
+    network = Network(model_config)
+    network.load_weights(str(run / "best.weights.h5"))
+    export_weights(network, out / "backward.npz", dtype)
+    return out / "backward.npz"

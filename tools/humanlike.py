@@ -7,7 +7,10 @@ tables for the README:
 - style against the real replies to the same contexts (model/style.py);
 - the probe questions judges ask (model/probes.py), people's answers from the corpus.
 
-    python tools/humanlike.py [MODEL_DIR ...] [--contexts N]
+    python tools/humanlike.py [MODEL_DIR[:SAMPLING] ...] [--contexts N]
+
+SAMPLING overrides the model's own, e.g. `model/default:candidates=1,mmi_weight=0`
+(model/config.py `with_overrides`), so one run can compare settings of one model.
 """
 from __future__ import annotations
 
@@ -15,6 +18,7 @@ import argparse
 from pathlib import Path
 
 from model.bot import DEFAULT_DIR, load_bot
+from model.config import with_overrides
 from model.corpus import load_split
 from model.humanlike import held_out_contexts, human_likeness
 from model.probes import probe_report
@@ -24,8 +28,10 @@ from server.eliza import Eliza
 BATCH = 32
 
 
-def gru_replier(directory: Path):
-    bot = load_bot(directory, seed=0)
+def gru_replier(spec: str):
+    directory, _, overrides = spec.partition(":")
+    bot = load_bot(Path(directory), seed=0)
+    bot.sampling = with_overrides(bot.sampling, overrides)
 
     def replies(histories):
         out = []
@@ -33,7 +39,7 @@ def gru_replier(directory: Path):
             out += bot.reply_batch(histories[start:start + BATCH])
         return out
 
-    return bot.name, replies
+    return (f"{bot.name} ({overrides})" if overrides else bot.name), replies
 
 
 def _interval(result: dict | None) -> str:
@@ -45,14 +51,14 @@ def _interval(result: dict | None) -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("models", nargs="*", type=Path, default=[DEFAULT_DIR])
+    parser.add_argument("models", nargs="*", default=[str(DEFAULT_DIR)])
     parser.add_argument("--contexts", type=int, default=1000, help="at most this many test conversations")
     args = parser.parse_args()
     contexts = held_out_contexts(load_split("test"), args.contexts)
     donors = held_out_contexts(load_split("valid") + load_split("train")[:1000], len(contexts))
     eliza = Eliza()
     repliers = {"ELIZA": lambda histories: [eliza.reply(h) for h in histories]}
-    repliers.update(gru_replier(directory) for directory in args.models)
+    repliers.update(gru_replier(spec) for spec in args.models)
     candidates = {name: replier([c.history for c in contexts]) for name, replier in repliers.items()}
 
     print(f"| replies to {len(contexts)} held-out contexts | discriminator accuracy | 95% interval |")

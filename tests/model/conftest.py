@@ -81,14 +81,21 @@ def bot(model_dir):
 
 
 @pytest.fixture(scope="session")
-def backward_model_dir(tmp_path_factory, corpus_path, tiny_configs) -> Path:
-    """A tiny model of the conversations read backwards, exported (for reranking by MMI)."""
+def backward_run(tmp_path_factory, corpus_path, tiny_configs) -> Path:
+    """A tiny model of the conversations read backwards (for reranking by MMI)."""
     from dataclasses import replace
 
-    from model.export import export
     from model.train import train
 
     model_config, train_config = tiny_configs
     run = tmp_path_factory.mktemp("backward-run")
     train(run, replace(model_config, backward=True), train_config, corpus_path=corpus_path)
-    return export(run, tmp_path_factory.mktemp("backward-model"), corpus_path, dtype="float32")
+    return run
+
+
+@pytest.fixture(scope="session")
+def backward_model_dir(tmp_path_factory, backward_run, corpus_path) -> Path:
+    """The backward run exported."""
+    from model.export import export
+
+    return export(backward_run, tmp_path_factory.mktemp("backward-model"), corpus_path, dtype="float32")

@@ -183,3 +183,20 @@ def test_rows_that_have_ended_leave_the_batch_without_changing_what_is_sampled(m
         assert tokens == expected_tokens
         np.testing.assert_allclose(scores, expected_scores, rtol=1e-5)
         assert len({len(t) for t in tokens}) > 1  # the rows did end at different steps
+
+
+def test_a_backward_run_is_added_to_a_model_directory_with_a_shared_tokenizer(model_dir, trained_run, backward_run,
+                                                                              tmp_path):
+    import shutil
+
+    from model import load_bot
+    from model.export import export_backward
+
+    shutil.copytree(model_dir, tmp_path / "model")
+    path = export_backward(backward_run, tmp_path / "model")
+    assert path.name == "backward.npz" and load_bot(tmp_path / "model").backward is not None
+    with pytest.raises(ValueError, match="backward streams"):
+        export_backward(trained_run, tmp_path / "model")
+    (tmp_path / "model" / "tokenizer.model").write_bytes(b"another")
+    with pytest.raises(ValueError, match="different tokenizers"):
+        export_backward(backward_run, tmp_path / "model")

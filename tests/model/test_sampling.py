@@ -46,3 +46,13 @@ def test_repetition_penalty_makes_seen_tokens_less_likely():
 def test_sampling_is_batched_row_by_row():
     logits = np.array([[10.0, 0, 0], [0, 10.0, 0], [0, 0, 10.0]])
     assert sample(logits, SamplingConfig(top_k=1), np.random.default_rng(0)).tolist() == [0, 1, 2]
+
+
+def test_sampling_settings_are_overridden_from_text():
+    from model.config import with_overrides
+
+    config = with_overrides(SamplingConfig(), "temperature=0.9, candidates=4,mmi-weight=2")
+    assert (config.temperature, config.candidates, config.mmi_weight, config.top_k) == (0.9, 4, 2.0, 50)
+    assert with_overrides(config, "") == config
+    with pytest.raises(ValueError, match="no field 'temprature'"):
+        with_overrides(config, "temprature=1")
