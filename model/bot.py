@@ -116,7 +116,7 @@ class Bot:
                 break
             rows = [i for i in todo for _ in range(n)]
             texts, tokens, scores = self.generate([prompts[i][0] for i in rows])
-            if self.backward is not None and self.sampling.mmi_weight:
+            if self.backward is not None and self.sampling.mmi_weight and n > 1:
                 pairs = [backward_pair(prompts[i][0][1:-1], ids, prompts[i][1]) for i, ids in zip(rows, tokens)]
                 scores = scores + self.sampling.mmi_weight * mean_log_probs(self.backward, pairs)
             best: dict[int, tuple[float, str]] = {}

@@ -55,14 +55,16 @@ class TrainConfig:
 
 @dataclass(frozen=True)
 class SamplingConfig:
-    temperature: float = 0.8
-    top_k: int = 50
-    top_p: float = 0.92
-    repetition_penalty: float = 1.3
+    """Chosen on valid contexts against the human-likeness discriminator (README: Sampling)."""
+
+    temperature: float = 1.0
+    top_k: int = 100
+    top_p: float = 0.97
+    repetition_penalty: float = 1.0
     max_tokens: int = 40
     max_chars: int = 300
     candidates: int = 1  # replies sampled per turn, in one batch; the best by the rerank score is sent
-    mmi_weight: float = 0.0  # weight of the backward model's log p(context | reply) in that score
+    mmi_weight: float = 8.0  # weight of the backward model's log p(context | reply) in that score (chosen on valid)
 
 
 def to_json(config: Any) -> dict:
