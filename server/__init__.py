@@ -1,7 +1,14 @@
 """The Turing arena's web server: lobby, blind chat over Socket.IO, verdicts, leaderboard.
 
-`create_app()` builds the Flask application; the extensions below are bound to it
-with `init_app`, so tests can build as many isolated applications as they like.
+`create_app()` builds the Flask application; the extensions (`extensions.py`) are bound
+to it with `init_app`, so tests can build as many isolated applications as they like.
+
+- `game/`: the live games (waiting, pairing, turns, machine pacing, timers, endings).
+- `machines/`: the machine contestants, ELIZA, and replies computed off the game's path.
+- `judging/`: what games leave in SQL: transcripts, verdicts and reports, organisers' studies.
+- `stats/`: the leaderboard's numbers.
+- `pages/`: the HTTP pages (lobby and leaderboard, studies, the admin export).
+- `realtime/`: the Socket.IO events, the transport's guards, rate limits.
 """
 from __future__ import annotations
 
@@ -11,14 +18,16 @@ from collections.abc import Mapping
 from typing import Any
 
 from flask import Flask
-from flask_migrate import Migrate
-from flask_socketio import SocketIO
-from flask_sqlalchemy import SQLAlchemy
-from sqlalchemy import MetaData, event, make_url
+from sqlalchemy import event, make_url
 
-from .config import MIGRATIONS_DIR, WEB_DIR, Config, database_url
-from .ratelimit import RateLimiter
-from .transport import (
+from . import models  # noqa: F401 -- the tables, for Flask-Migrate
+from .config import WEB_DIR, Config, database_url
+from .extensions import db, migrate, socketio
+from .game import Arena
+from .pages import admin, main, studies
+from .realtime import events
+from .realtime.ratelimit import RateLimiter
+from .realtime.transport import (
     EventSessionInterface,
     PollingGuard,
     buffer_size,
@@ -27,19 +36,7 @@ from .transport import (
     socket_options,
 )
 
-# Named constraints let Alembic's SQLite batch mode alter tables later.
-db = SQLAlchemy(metadata=MetaData(naming_convention={
-    "ix": "ix_%(column_0_label)s",
-    "uq": "uq_%(table_name)s_%(constraint_name)s",
-    "ck": "ck_%(table_name)s_%(constraint_name)s",
-    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
-    "pk": "pk_%(table_name)s",
-}), session_options={"expire_on_commit": False})
-# A session lives for one event or request, so what it just committed is still true; expiring
-# it made every later attribute read a query (a tenth of the CPU at 500 judges).
-migrate = Migrate(directory=str(MIGRATIONS_DIR))
-# "threading" with simple-websocket is maintained and needs no monkey-patching.
-socketio = SocketIO(async_mode="threading")
+__all__ = ["create_app", "db", "migrate", "socketio"]
 
 
 def _secret_key(instance_path: str) -> str:
@@ -87,11 +84,6 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
         app.config["SECRET_KEY"] = _secret_key(app.instance_path)
     app.config.setdefault("SQLALCHEMY_ENGINE_OPTIONS", _engine_options(app.config["SQLALCHEMY_DATABASE_URI"]))
 
-    # Handlers must be registered on `socketio` before its first init_app, so that
-    # every later application (one per test) gets them too.
-    from . import events, models  # noqa: F401
-    from .arena import Arena
-
     db.init_app(app)
     with app.app_context():
         if db.engine.dialect.name == "sqlite":
@@ -102,14 +94,8 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     route_socket_path(app)
     guard_packets(socketio.server)
     app.wsgi_app = PollingGuard(app.wsgi_app, buffer_size(app.config))
-    from . import admin
-    from .routes import bp
-
-    app.register_blueprint(bp)
-    app.register_blueprint(admin.bp)
-    from .session_routes import bp as sessions_bp
-
-    app.register_blueprint(sessions_bp)
+    for blueprint in (main.bp, studies.bp, admin.bp):
+        app.register_blueprint(blueprint)
     app.extensions["arena"] = Arena(app, socketio.server)
     app.extensions["rate_limiter"] = RateLimiter(app.config["RATE_LIMITS"], app.config["RATE_STRIKES"])
     events.serve_messages_directly(app, socketio.server)

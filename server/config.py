@@ -9,6 +9,8 @@ import os
 from collections.abc import Mapping
 from pathlib import Path
 
+from .inputs import number
+
 ROOT = Path(__file__).resolve().parent.parent
 WEB_DIR = ROOT / "web"
 MIGRATIONS_DIR = ROOT / "migrations"
@@ -22,12 +24,9 @@ def _number(env: Mapping[str, str], name: str, default: float, lo: float, hi: fl
     if not raw:
         return kind(default)
     try:
-        value = kind(raw)
-    except ValueError:
-        raise ValueError(f"{name}={raw!r} is not a {kind.__name__}") from None
-    if not lo <= value <= hi:
-        raise ValueError(f"{name}={raw!r} must be between {lo} and {hi}")
-    return value
+        return number(raw, lo, hi, kind)
+    except ValueError as exc:
+        raise ValueError(f"{name}={raw!r}: {exc}") from None
 
 
 def _rates(env: Mapping[str, str], name: str, default: str) -> dict[str, tuple[int, float]]:

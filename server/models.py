@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 from sqlalchemy import CheckConstraint, ForeignKey, String, Text, UniqueConstraint, false
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from . import db
+from .extensions import db
 
 HUMAN, MACHINE = "human", "machine"
 SERVER_RESTART = "server_restart"  # a game's end reason when the server stopped or crashed
@@ -55,8 +55,10 @@ class Game(db.Model):
     started_at: Mapped[datetime] = mapped_column(default=utcnow)
     ended_at: Mapped[datetime | None]
     end_reason: Mapped[str | None] = mapped_column(String(32))
-    # Set for a game of a judging session; None for the open game.
-    session_id: Mapped[int | None] = mapped_column(ForeignKey("judging_session.id"), index=True)
+    # Set for a game of an organiser's study; None for the open game. (The column keeps
+    # the name "session_id", as in the exports.)
+    study_id: Mapped[int | None] = mapped_column("session_id", ForeignKey("judging_session.id"),
+                                                 index=True)
 
     messages: Mapped[list[Message]] = relationship(order_by="Message.id", back_populates="game")
     verdicts: Mapped[list[Verdict]] = relationship(order_by="Verdict.id", back_populates="game")
@@ -76,7 +78,7 @@ class Game(db.Model):
             "player2_id": self.player2_id, "first_seat": self.first_seat,
             "waited_seconds": self.waited_seconds, "started_at": _iso(self.started_at),
             "ended_at": _iso(self.ended_at), "end_reason": self.end_reason,
-            "session_id": self.session_id,
+            "session_id": self.study_id,
             "verdicts": [v.to_dict() for v in self.verdicts],
         }
         if with_messages:
@@ -156,8 +158,9 @@ class Report(db.Model):
 JUDGE, WITNESS = "judge", "witness"
 
 
-class JudgingSession(db.Model):
-    """An organiser's private Turing test: its own judges, witnesses, machines and rules."""
+class Study(db.Model):
+    """An organiser's private Turing test (a "judging session" on the pages): its own
+    judges, witnesses, machines and rules."""
 
     __tablename__ = "judging_session"
     __table_args__ = (
@@ -200,7 +203,7 @@ class JudgingSession(db.Model):
 
 
 class Participant(db.Model):
-    """A player's one role in one session, chosen on the join page."""
+    """A player's one role in one study, chosen on the join page."""
 
     __table_args__ = (
         UniqueConstraint("session_id", "player_id", name="one_role_per_session"),
@@ -208,7 +211,7 @@ class Participant(db.Model):
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    session_id: Mapped[int] = mapped_column(ForeignKey("judging_session.id"), index=True)
+    study_id: Mapped[int] = mapped_column("session_id", ForeignKey("judging_session.id"), index=True)
     player_id: Mapped[int] = mapped_column(ForeignKey("player.id"), index=True)
     role: Mapped[str] = mapped_column(String(8))
     joined_at: Mapped[datetime] = mapped_column(default=utcnow)

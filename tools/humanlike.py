@@ -23,11 +23,7 @@ from model.corpus import load_split
 from model.humanlike import held_out_contexts, human_likeness
 from model.probes import probe_report
 from model.style import style
-
-try:
-    from server.machines.eliza import Eliza
-except ImportError:  # the server's layout before its machines became a package
-    from server.eliza import Eliza
+from server.machines.eliza import Eliza
 
 BATCH = 32
 

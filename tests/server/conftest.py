@@ -189,6 +189,21 @@ def new_player(app):
             player.sio.disconnect()
 
 
+@pytest.fixture
+def pair(app, new_player):
+    """Pair two people (BOT_SHARE=0): `first, second, game_id = pair()`, the first to speak first."""
+    def make() -> tuple[Player, Player, int]:
+        app.config.update(BOT_SHARE=0.0, MATCH_WAIT_SECONDS=60)
+        a, b = new_player(), new_player()
+        a.emit("find_game")
+        a.wait_for("waiting")
+        b.emit("find_game")
+        ga, gb = a.wait_for("game_started"), b.wait_for("game_started")
+        assert ga["game_id"] == gb["game_id"]
+        assert ga["you_first"] != gb["you_first"]
+        return (a, b, ga["game_id"]) if ga["you_first"] else (b, a, ga["game_id"])
+    return make
+
 
 @pytest.fixture
 def client_factory(app):

@@ -27,10 +27,10 @@ def test_every_setting_is_read_from_the_environment():
 
 
 @pytest.mark.parametrize("env, message", [
-    ({"BOT_SHARE": "half"}, "BOT_SHARE='half' is not a float"),
-    ({"BOT_SHARE": "1.5"}, "BOT_SHARE='1.5' must be between 0 and 1"),
-    ({"MAX_CHARS": "3.5"}, "MAX_CHARS='3.5' is not a int"),
-    ({"PORT": "0"}, "PORT='0' must be between 1 and 65535"),
+    ({"BOT_SHARE": "half"}, "BOT_SHARE='half': not a number"),
+    ({"BOT_SHARE": "1.5"}, "BOT_SHARE='1.5': must be between 0 and 1"),
+    ({"MAX_CHARS": "3.5"}, "MAX_CHARS='3.5': not a whole number"),
+    ({"PORT": "0"}, "PORT='0': must be between 1 and 65535"),
 ])
 def test_a_bad_value_stops_start_up_naming_the_variable(env, message):
     with pytest.raises(ValueError, match=message.replace("(", r"\(")):

@@ -1,0 +1,141 @@
+"""The arena: the live games of one application, and the one way in to them.
+
+`app.extensions["arena"]` holds it (reach it with `server.game.arena_of(app)`), so every
+test starts from a fresh arena. Its parts each have one job: `matchmaking` pairs and
+starts games, `turns` runs the chat, `endings` ends games and handles reconnects; they
+share the game store (the live state), one scheduler (every timer) and the recorder
+(the transcripts). Verdicts and reports are handed to `judging.verdicts`, which stores
+them. Nothing here holds a lock across the store's operations.
+"""
+from __future__ import annotations
+
+import random
+from typing import Any
+
+from flask import Flask
+
+from ..inputs import Rejected
+from ..judging import transcripts, verdicts
+from ..judging.studies import Enrolment
+from ..judging.transcripts import Recorder
+from ..machines.batcher import ReplyBatcher
+from ..machines.roster import Roster
+from ..models import SERVER_RESTART
+from .endings import PARTNER_LEFT, Endings
+from .matchmaking import Matchmaking
+from .memory_store import MemoryGameStore
+from .mimicry import Mimicry
+from .plumbing import Plumbing
+from .scheduler import Scheduler
+from .store import GameStore
+from .turns import Turns
+
+NOT_STORED = ("not_stored", "This conversation could not be stored yet, so neither can your "
+                            "verdict. Please try again in a moment.")
+
+
+class Arena:
+    def __init__(self, app: Flask, server: Any, store: GameStore | None = None) -> None:
+        self.rng = random.Random()
+        self.store = store if store is not None else MemoryGameStore()
+        self.plumbing = Plumbing(
+            config=app.config, store=self.store, scheduler=Scheduler(app.app_context),
+            recorder=Recorder(app), replies=ReplyBatcher(app.config.get("REPLY_BATCHING", True)),
+            roster=Roster(app.config.get("MACHINES"),
+                          worker_process=app.config.get("REPLY_PROCESS", False)),
+            mimicry=Mimicry(self.store, app.config, self.rng), rng=self.rng, server=server)
+        self.endings = Endings(self.plumbing)
+        self.turns = Turns(self.plumbing, self.endings)
+        self.matchmaking = Matchmaking(self.plumbing, self.turns, self.endings)
+
+    # The parts' shared tools, named for tests and the entry point.
+    @property
+    def roster(self) -> Roster:
+        return self.plumbing.roster
+
+    @roster.setter
+    def roster(self, roster: Roster) -> None:
+        self.plumbing.roster = roster
+
+    @property
+    def mimicry(self) -> Mimicry:
+        return self.plumbing.mimicry
+
+    @property
+    def recorder(self) -> Recorder:
+        return self.plumbing.recorder
+
+    @property
+    def scheduler(self) -> Scheduler:
+        return self.plumbing.scheduler
+
+    # -- what players do ----------------------------------------------------------------
+
+    def find_game(self, sid: str, player_id: int, enrolment: Enrolment | None = None) -> None:
+        self.matchmaking.find_game(sid, player_id, enrolment)
+
+    def chat(self, sid: str, text: Any, arrived: float | None = None) -> None:
+        self.turns.chat(sid, text, arrived)
+
+    def typing(self, sid: str) -> None:
+        self.turns.typing(sid)
+
+    def leave(self, sid: str) -> None:
+        self.endings.leave(sid)
+
+    def rejoin(self, sid: str, player_id: int) -> None:
+        self.endings.rejoin(sid, player_id)
+
+    def verdict(self, sid: str, player_id: int, data: dict) -> dict:
+        """Store a judge's verdict (ending the game if it still runs) and return the reveal.
+        It is acknowledged only once the conversation it judges is stored."""
+        guess = verdicts.parse_guess(data)
+        game_id = data.get("game_id")
+        game = verdicts.judged_game(player_id, self.store.latest_game(sid) if game_id is None else game_id)
+        if not self.recorder.flush(game.id):
+            raise Rejected(*NOT_STORED)
+        running = self.store.game(game.id) is not None
+        reveal = verdicts.record_verdict(game, player_id, guess, running)
+        if running:
+            me = game.seat_of(player_id) - 1
+            self.endings.end(game.id, {me: "verdict", 1 - me: PARTNER_LEFT}, "verdict",
+                             ender=me, stored=True)
+        return reveal
+
+    def report(self, sid: str, player_id: int, data: dict) -> None:
+        game_id = data.get("game_id")
+        verdicts.record_report(player_id, data, self.store.latest_game(sid) if game_id is None else game_id)
+
+    # -- organisers ---------------------------------------------------------------------
+
+    def study_activity(self, study_id: int) -> dict:
+        """Who of a study is connected (distinct players by role), and its running games."""
+        online = {(e.judge, e.player_id) for e in self.store.online(study_id)}
+        games = sum(1 for game in self.store.running() if game.study_id == study_id)
+        return {"judges": sum(1 for judge, _ in online if judge),
+                "witnesses": sum(1 for judge, _ in online if not judge),
+                "games_running": games}
+
+    def close_study(self, study_id: int) -> None:
+        self.matchmaking.close_study(study_id)
+
+    # -- the server's life ----------------------------------------------------------------
+
+    def end_all(self, reason: str = SERVER_RESTART) -> int:
+        """End every running game now (the server is stopping): each person gets
+        `game_over {reason}`, and the games are stored with that reason, so the
+        statistics can count them apart. Returns how many games were ended."""
+        return sum(self.endings.end(game.id, dict.fromkeys(range(len(game.seats)), reason), reason)
+                   for game in self.store.running())
+
+    def end_orphans(self) -> int:
+        """Close the games the database says are running but this arena does not run (the
+        last process was killed); returns how many. Call it at start-up."""
+        return transcripts.close_orphans([game.id for game in self.store.running()])
+
+    def shutdown(self) -> None:
+        """Stop every timer and machine; used by tests and on exit."""
+        self.scheduler.close()
+        self.recorder.close()
+        self.plumbing.replies.close()
+        self.roster.close()

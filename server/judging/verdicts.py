@@ -1,0 +1,99 @@
+"""Verdicts and abuse reports: checked, stored, and the reveal a judge gets back.
+
+The game engine hands a judge's verdict here with what it knows (is the game still
+running, which seat the judge has); this module builds and commits the rows. The
+unique (game, judge) constraint keeps a verdict from counting twice, whatever races.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import or_, select
+from sqlalchemy.exc import IntegrityError
+
+from ..extensions import db
+from ..inputs import Rejected, tidy
+from ..models import HUMAN, MACHINE, Game, Report, Verdict
+from . import studies
+from .transcripts import STORE_END, end_row
+
+MAX_REASON_CHARS = 500
+
+
+@dataclass(frozen=True)
+class Guess:
+    guess: str
+    confidence: int
+    reason: str | None
+
+
+def parse_guess(data: dict) -> Guess:
+    """`{guess, confidence, reason?}` checked; Rejected says what is wrong."""
+    guess, confidence, reason = data.get("guess"), data.get("confidence"), data.get("reason")
+    if guess not in (HUMAN, MACHINE):
+        raise Rejected("bad_guess", 'guess must be "human" or "machine".')
+    if isinstance(confidence, bool) or not isinstance(confidence, (int, float)) \
+            or not 0 <= confidence <= 100:
+        raise Rejected("bad_confidence", "confidence must be a number from 0 to 100.")
+    if reason is not None and not isinstance(reason, str):
+        raise Rejected("bad_reason", "reason must be text.")
+    reason = tidy(reason or "") or None
+    if reason is not None and len(reason) > MAX_REASON_CHARS:
+        raise Rejected("reason_too_long", f"A reason is at most {MAX_REASON_CHARS} characters.")
+    return Guess(guess, round(confidence), reason)
+
+
+def judged_game(player_id: int, game_id: Any) -> Game:
+    """The game a verdict or report is about, if the player played in it."""
+    valid = type(game_id) is int and 0 < game_id < 2**63  # what SQLite can hold
+    game = db.session.get(Game, game_id) if valid else None
+    if game is None or game.seat_of(player_id) is None:
+        raise Rejected("no_game", "There is no game of yours to judge.")
+    return game
+
+
+def after_machine_streak(player_id: int, game_id: int, streak: int = 3) -> bool:
+    """Were this player's `streak` games before `game_id` all against machines?"""
+    kinds = db.session.scalars(
+        select(Game.kind)
+        .where(or_(Game.player1_id == player_id, Game.player2_id == player_id), Game.id < game_id)
+        .order_by(Game.id.desc()).limit(streak)).all()
+    return len(kinds) == streak and all(kind == MACHINE for kind in kinds)
+
+
+def record_verdict(game: Game, player_id: int, guess: Guess, running: bool) -> dict:
+    """Store the verdict (and, if the game still runs, its end, in the same transaction);
+    returns the reveal. Rejected if the judge already judged it or may not judge."""
+    if game.study_id is not None:
+        studies.check_judge(game, player_id)
+    partner = MACHINE if game.kind == MACHINE else HUMAN
+    verdict = Verdict(game_id=game.id, judge_id=player_id, partner_kind=partner,
+                      bot_name=game.bot_name, guess=guess.guess, confidence=guess.confidence,
+                      reason=guess.reason, during_game=running,
+                      after_machine_streak=after_machine_streak(player_id, game.id))
+    db.session.add(verdict)
+    if running:
+        db.session.execute(STORE_END, end_row(game.id, "verdict"))
+    try:
+        db.session.commit()
+    except IntegrityError:
+        db.session.rollback()
+        raise Rejected("already_judged", "You already gave your verdict on this game.") from None
+    reveal = {"game_id": game.id, "partner": partner, "correct": verdict.correct}
+    if game.bot_name:
+        reveal["bot"] = game.bot_name
+    if game.study_id is not None:
+        reveal = studies.study_reveal(game, reveal)
+    return reveal
+
+
+def record_report(player_id: int, data: dict, game_id: Any) -> None:
+    """Store an abuse report about the reporter's game, for the moderators' export."""
+    text = data.get("text")
+    text = tidy(text) if isinstance(text, str) else text
+    if text is not None and (not isinstance(text, str) or len(text) > MAX_REASON_CHARS):
+        raise Rejected("bad_report", f"A report is text of at most {MAX_REASON_CHARS} characters.")
+    game = judged_game(player_id, game_id)
+    db.session.add(Report(game_id=game.id, reporter_id=player_id, text=text or None))
+    db.session.commit()

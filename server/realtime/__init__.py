@@ -1,0 +1,1 @@
+"""Socket.IO: the events (`events`), what may reach them (`transport`), rate limits."""

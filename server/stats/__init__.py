@@ -1,0 +1,1 @@
+"""The leaderboard's numbers, computed from the verdicts in SQL (`leaderboard`)."""

@@ -1,0 +1,103 @@
+"""The recorder stores rows in the order they were added, off the game lock."""
+from __future__ import annotations
+
+import logging
+
+import pytest
+from sqlalchemy import select, text
+
+from server import db
+from server.judging.transcripts import STORE_END, STORE_MESSAGE
+from server.models import Game, Message, utcnow
+from server.judging.transcripts import Recorder
+
+
+@pytest.fixture
+def game_id(app, new_player) -> int:
+    player = new_player().player_id
+    with app.app_context():
+        game = Game(kind="human", player1_id=player, player2_id=player, waited_seconds=0)
+        db.session.add(game)
+        db.session.commit()
+        return game.id
+
+
+@pytest.fixture
+def recorder(app):
+    recorder = Recorder(app)
+    yield recorder
+    recorder.close()
+
+
+def add_message(recorder: Recorder, game_id: int, text: str) -> None:
+    recorder.add(STORE_MESSAGE, {"game_id": game_id, "player_id": None, "seat": 1, "text": text})
+
+
+def stored(app, game_id: int) -> list[str]:
+    with app.app_context():
+        return db.session.scalars(select(Message.text).where(Message.game_id == game_id)
+                                  .order_by(Message.id)).all()
+
+
+def test_messages_are_stored_in_the_order_they_were_added(app, recorder, game_id):
+    for i in range(300):
+        add_message(recorder, game_id, str(i))
+    assert recorder.flush()
+    assert stored(app, game_id) == [str(i) for i in range(300)]
+
+
+def test_close_stores_what_is_pending_then_refuses_more(app, recorder, game_id):
+    for i in range(50):
+        add_message(recorder, game_id, str(i))
+    recorder.close()
+    assert len(stored(app, game_id)) == 50
+    with pytest.raises(RuntimeError, match="shutting down"):
+        add_message(recorder, game_id, "late")
+
+
+def test_a_statement_that_fails_is_logged_and_loses_nothing_else(app, recorder, game_id, caplog):
+    with caplog.at_level(logging.ERROR, logger="server.recorder"):
+        add_message(recorder, game_id, "before")
+        recorder.add(text("insert into no_such_table values (:n)"), {"n": 1})
+        add_message(recorder, game_id, "after")
+        assert recorder.flush()
+    assert stored(app, game_id) == ["before", "after"]
+    assert [r.getMessage() for r in caplog.records] == \
+        ["could not store insert into no_such_table values (:n) {'n': 1}"]
+
+
+def test_a_game_ends_once_and_the_first_end_stored_wins(app, recorder, game_id):
+    recorder.add(STORE_END, {"game": game_id, "at": utcnow(), "why": "time_up"})
+    recorder.add(STORE_END, {"game": game_id, "at": utcnow(), "why": "verdict"})
+    assert recorder.flush()
+    with app.app_context():
+        assert db.session.get(Game, game_id).end_reason == "time_up"
+
+
+def batch_sizes(recorder: Recorder, monkeypatch) -> list[int]:
+    """The size of each batch the writer handles from now on."""
+    sizes: list[int] = []
+    handle = recorder.handle
+    monkeypatch.setattr(recorder, "handle", lambda batch: (sizes.append(len(batch)), handle(batch)))
+    return sizes
+
+
+def test_rows_gather_into_one_transaction_until_a_flush_asks_for_them(app, recorder, game_id, monkeypatch):
+    recorder.gather_seconds = 60  # far longer than the flush below may wait
+    sizes = batch_sizes(recorder, monkeypatch)
+    for i in range(20):
+        add_message(recorder, game_id, str(i))
+    assert recorder.flush(timeout=10)
+    assert sizes == [20]
+    assert stored(app, game_id) == [str(i) for i in range(20)]
+
+
+def test_gathered_rows_are_written_without_a_flush(app, recorder, game_id, monkeypatch):
+    recorder.gather_seconds = 0.5  # the five rows below are added well within it
+    sizes = batch_sizes(recorder, monkeypatch)
+    for i in range(5):
+        add_message(recorder, game_id, str(i))
+    with recorder.changed:
+        assert recorder.changed.wait_for(lambda: recorder.done == 5, timeout=10)
+    assert sizes == [5]
+    assert stored(app, game_id) == [str(i) for i in range(5)]
