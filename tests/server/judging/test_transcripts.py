@@ -7,9 +7,8 @@ import pytest
 from sqlalchemy import select, text
 
 from server import db
-from server.judging.transcripts import STORE_END, STORE_MESSAGE
-from server.models import Game, Message, utcnow
-from server.judging.transcripts import Recorder
+from server.judging.transcripts import STORE_END, STORE_MESSAGE, Recorder
+from server.models import Game, Message, Verdict, utcnow
 
 
 @pytest.fixture
@@ -101,3 +100,20 @@ def test_gathered_rows_are_written_without_a_flush(app, recorder, game_id, monke
         assert recorder.changed.wait_for(lambda: recorder.done == 5, timeout=10)
     assert sizes == [5]
     assert stored(app, game_id) == [str(i) for i in range(5)]
+
+
+def test_a_verdict_on_a_conversation_that_could_not_be_stored_is_refused(app, arena, new_player):
+    app.config["BOT_SHARE"] = 1.0
+    judge = new_player()
+    game = judge.play()
+    with app.app_context():  # the database loses the messages table: no message can be stored
+        db.session.execute(text("DROP TABLE message"))
+        db.session.commit()
+    if not game["you_first"]:
+        judge.wait_for("chat")
+    judge.emit("chat", {"text": "hello"})
+    ack = judge.emit("verdict", {"guess": "machine", "confidence": 80})
+    assert ack == {"ok": False, "code": "not_stored"}
+    assert "reveal" not in judge.names()
+    with app.app_context():
+        assert db.session.scalars(select(Verdict)).all() == []
