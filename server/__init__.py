@@ -61,7 +61,7 @@ def _sqlite_pragmas(connection: Any, _record: Any) -> None:
 def _engine_options(uri: str) -> dict[str, Any]:
     """A SQLite file gets a connection for every thread that asks, at once. With a
     bounded pool (5 + 10), forty browsers connecting together held every connection
-    while waiting for the game lock, whose holder waited for a connection: 30 s stalls.
+    while each waited for another: 30 s stalls.
     A SQLite connection costs a file handle; PostgreSQL keeps SQLAlchemy's bounds."""
     url = make_url(uri)
     if url.get_backend_name() == "sqlite" and url.database not in (None, "", ":memory:"):

@@ -1,7 +1,7 @@
 """One worker thread that takes what other threads hand it and handles it in batches.
 
-Both the machines' replies (`replies.ReplyBatcher`) and the stored chat messages
-(`recorder.Recorder`) work this way: the threads that hand work over must not do the
+Both the machines' replies (`machines.batcher.ReplyBatcher`) and the stored chat messages
+(`judging.transcripts.Recorder`) work this way: the threads that hand work over must not do the
 slow part themselves, and the slow part (a pass of the network, a commit) costs little
 more for many items than for one.
 """

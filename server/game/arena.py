@@ -90,8 +90,7 @@ class Arena:
         """Store a judge's verdict (ending the game if it still runs) and return the reveal.
         It is acknowledged only once the conversation it judges is stored."""
         guess = verdicts.parse_guess(data)
-        game_id = data.get("game_id")
-        game = verdicts.judged_game(player_id, self.store.latest_game(sid) if game_id is None else game_id)
+        game = verdicts.judged_game(player_id, self._game_named(sid, data))
         if not self.recorder.flush(game.id):
             raise Rejected(*NOT_STORED)
         running = self.store.game(game.id) is not None
@@ -103,8 +102,12 @@ class Arena:
         return reveal
 
     def report(self, sid: str, player_id: int, data: dict) -> None:
+        verdicts.record_report(player_id, data, self._game_named(sid, data))
+
+    def _game_named(self, sid: str, data: dict) -> Any:
+        """The game a verdict or report names, or by default this connection's latest."""
         game_id = data.get("game_id")
-        verdicts.record_report(player_id, data, self.store.latest_game(sid) if game_id is None else game_id)
+        return self.store.latest_game(sid) if game_id is None else game_id
 
     # -- organisers ---------------------------------------------------------------------
 
@@ -125,7 +128,7 @@ class Arena:
         """End every running game now (the server is stopping): each person gets
         `game_over {reason}`, and the games are stored with that reason, so the
         statistics can count them apart. Returns how many games were ended."""
-        return sum(self.endings.end(game.id, dict.fromkeys(range(len(game.seats)), reason), reason)
+        return sum(self.endings.end(game.id, game.for_everyone(reason), reason)
                    for game in self.store.running())
 
     def end_orphans(self) -> int:

@@ -47,7 +47,7 @@ class Endings:
     def time_up(self, game_id: int) -> None:
         game = self.p.store.game(game_id)
         if game is not None:
-            self.end(game_id, dict.fromkeys(range(len(game.seats)), "time_up"), "time_up")
+            self.end(game_id, game.for_everyone("time_up"), "time_up")
 
     def machine_leaves(self, game_id: int) -> None:
         game = self.p.store.game(game_id)

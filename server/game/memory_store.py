@@ -14,9 +14,7 @@ from typing import Any
 from ..inputs import Rejected
 from ..judging.studies import Enrolment
 from .state import Away, RunningGame, Sent, Waiter
-
-NO_GAME = ("no_game", "You are not in a game.")
-NOT_YOUR_TURN = ("not_your_turn", "Wait for your partner's reply.")
+from .store import NO_GAME, NOT_YOUR_TURN
 
 
 class MemoryGameStore:

@@ -84,6 +84,10 @@ class RunningGame:
     def between_people(self) -> bool:
         return all(seat.machine is None for seat in self.seats)
 
+    def for_everyone(self, reason: str) -> dict[int, str]:
+        """The same `game_over` reason for every seat (the clock, a server stopping)."""
+        return dict.fromkeys(range(len(self.seats)), reason)
+
     def partner_of(self, seat: int) -> int:
         """The seat a player talks to (in a two-seat game, the other one)."""
         return 1 - seat

@@ -15,6 +15,10 @@ from typing import Any, Protocol
 from ..judging.studies import Enrolment
 from .state import Away, RunningGame, Sent, Waiter
 
+# The refusals of `send` and `show_typing` (and of a connection that plays no game).
+NO_GAME = ("no_game", "You are not in a game.")
+NOT_YOUR_TURN = ("not_your_turn", "Wait for your partner's reply.")
+
 
 class GameStore(Protocol):
     # -- waiting ----------------------------------------------------------------------

@@ -20,6 +20,7 @@ from ..judging.transcripts import STORE_MESSAGE, message_row
 from ..machines import History, Machine, timing_of
 from .endings import PARTNER_LEFT, Endings
 from .plumbing import Plumbing
+from .store import NO_GAME
 
 log = logging.getLogger(__name__)
 
@@ -33,7 +34,7 @@ class Turns:
     def _where(self, sid: str) -> tuple[int, int]:
         where = self.p.store.seat_of(sid)
         if where is None:
-            raise Rejected("no_game", "You are not in a game.")
+            raise Rejected(*NO_GAME)
         return where
 
     def chat(self, sid: str, text: Any, arrived: float | None = None) -> None:

@@ -23,7 +23,7 @@ from sqlalchemy import func, or_, select
 
 from ..extensions import db
 from ..inputs import Rejected, number, one_line
-from ..models import HUMAN, JUDGE, MACHINE, WITNESS, Game, Participant, Player, Study, utcnow, Verdict
+from ..models import HUMAN, JUDGE, MACHINE, WITNESS, Game, Participant, Player, Study, Verdict, utcnow
 from ..spreadsheet import csv_chunks
 from ..stats import leaderboard
 
