@@ -3,6 +3,13 @@
 This is the entry point of `make run` and of the Procfile: the server that
 tools/loadtest.py measures and whose SIGTERM handling the tests check.
 
+It serves with gevent's WSGI server: every connection and every timer is a greenlet on
+one thread, so a thousand judges cost a few threads, not thousands, and the crowd holds
+when the CPU is scarce (docs/load.md compares it with threads under gunicorn). gevent
+must patch the standard library before anything imports it; `python -m server` has
+imported the package by the time this module runs, so it starts itself again under
+`python -m gevent.monkey`, which patches first.
+
 On SIGTERM (a deploy, `kill`) running games end cleanly: each person gets
 `game_over {reason: "server_restart"}` and the games are stored with that reason.
 Games a crash left open are closed with the same reason at the next start.
@@ -11,54 +18,58 @@ from __future__ import annotations
 
 import gc
 import logging
+import os
 import signal
 import socket
 import sys
 import time
 from typing import Any
 
+import gevent
 from flask import Flask
 from flask_migrate import upgrade
-from werkzeug.serving import WSGIRequestHandler
+from gevent import monkey
+from gevent.pywsgi import WSGIHandler, WSGIServer
 
 from . import create_app, socketio
 
 log = logging.getLogger("server")
 
 
-class NoDelayHandler(WSGIRequestHandler):
+class NoDelayHandler(WSGIHandler):
     """Send small WebSocket frames at once. Without TCP_NODELAY a `chat` written right
     after a `partner_typing` waits for the browser's delayed ACK (Nagle): about 40 ms."""
 
-    def setup(self) -> None:
-        super().setup()
-        self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    def __init__(self, sock: socket.socket, *args: Any, **kwargs: Any) -> None:
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        super().__init__(sock, *args, **kwargs)
 
 
-def tune_for_many_threads() -> None:
-    """Every connection is a thread; measured with tools/loadtest.py at 500 judges:
-
-    - a thread that just received a message should get the interpreter lock soon, not
-      after another thread's default 5 ms slice;
-    - the cyclic garbage collector stopped every thread for 100-800 ms at a time
-      (thousands of threads' frames to scan): what start-up built is frozen out of its
-      scans, and the young generations are collected less often."""
-    sys.setswitchinterval(0.0005)
+def tune_collector() -> None:
+    """The cyclic garbage collector stops the whole server while it scans; with a
+    thousand connections' frames a full scan took 100-800 ms (docs/load.md). What
+    start-up built is frozen out of its scans, and the young generations are collected
+    less often."""
     gc.freeze()
     gc.set_threshold(50_000, 20, 100)
 
 
-def stop_on_sigterm(app: Flask) -> None:
+def serve(app: Flask, host: str, port: int) -> WSGIServer:
+    """Listen on host:port, without an access log line per request."""
+    return WSGIServer((host, port), app, handler_class=NoDelayHandler, log=None)
+
+
+def stop_on_sigterm(app: Flask, server: WSGIServer) -> None:
     """End the games, let the news reach the browsers, then stop serving."""
-    def stop(signum: int, _frame: Any) -> None:
+    def stop() -> None:
         arena = app.extensions["arena"]
         with app.app_context():
             ended = arena.end_all()
-        log.info("%s: ended %d running game(s); stopping", signal.Signals(signum).name, ended)
+        log.info("SIGTERM: ended %d running game(s); stopping", ended)
         drain(socketio.server)
         arena.shutdown()
-        raise KeyboardInterrupt  # the server's serve_forever returns on it
-    signal.signal(signal.SIGTERM, stop)
+        server.stop(timeout=1)
+    gevent.signal_handler(signal.SIGTERM, stop)
 
 
 def drain(server: Any, timeout: float = 2.0) -> None:
@@ -78,18 +89,29 @@ def main() -> None:
         orphans = app.extensions["arena"].end_orphans()
     if orphans:
         log.info("closed %d game(s) left running by the last stop", orphans)
-    stop_on_sigterm(app)
     # Load the machines now: a missing model is reported at start-up, and the first
     # machine game does not wait for the model to load.
     names = [m.name for m in app.extensions["arena"].roster.all()]
     host, port = app.config["HOST"], app.config["PORT"]
+    server = serve(app, host, port)
+    stop_on_sigterm(app, server)
     shown = "127.0.0.1" if host in ("0.0.0.0", "::", "") else host
     print(f"Turing arena: http://{shown}:{port}/  (machines: {', '.join(names)}; Ctrl+C stops)",
           flush=True)
-    tune_for_many_threads()
-    socketio.run(app, host=host, port=port, allow_unsafe_werkzeug=True,
-                 request_handler=NoDelayHandler)
+    tune_collector()
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+
+
+def restart_under_gevent() -> None:
+    os.execv(sys.executable, [sys.executable, "-m", "gevent.monkey", "--module", "server",
+                              *sys.argv[1:]])
 
 
 if __name__ == "__main__":
-    main()
+    if monkey.is_anything_patched():
+        main()
+    else:
+        restart_under_gevent()

@@ -89,6 +89,12 @@ class Config:
         # The study fell back to an AI after 45 s plus noise; we jitter the same way.
         self.MATCH_WAIT_SECONDS = _number(env, "MATCH_WAIT_SECONDS", 45, 0, 3600)
         self.BOT_DELAY_SCALE = _number(env, "BOT_DELAY_SCALE", 1, 0, 100)
+        # The bounds of a person's pace that every machine reply keeps, whatever its timing
+        # model says (game/pacing.py): reading at about 250 words a minute, typing at
+        # Jones & Bergen's 0.3 s a character, no pause before typing longer than this.
+        self.READING_SECONDS_PER_CHAR = _number(env, "READING_SECONDS_PER_CHAR", 0.05, 0, 10)
+        self.TYPING_SECONDS_PER_CHAR = _number(env, "TYPING_SECONDS_PER_CHAR", 0.3, 0, 10)
+        self.LONGEST_PAUSE_SECONDS = _number(env, "LONGEST_PAUSE_SECONDS", 15, 0, 600)
         # A person's reply also makes a network round trip (the words to them, theirs
         # back) that a machine's does not: machines add people's measured round trips,
         # and this until the first ones are measured.

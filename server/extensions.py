@@ -23,5 +23,5 @@ db = SQLAlchemy(metadata=MetaData(naming_convention={
 # A database session lives for one event or request, so what it just committed is still
 # true; expiring it made every later attribute read a query (a tenth of the CPU at 500 judges).
 migrate = Migrate(directory=str(MIGRATIONS_DIR))
-# "threading" with simple-websocket is maintained and needs no monkey-patching.
-socketio = SocketIO(async_mode="threading")
+# The async mode (gevent or threads) is chosen per application: transport.socket_options.
+socketio = SocketIO()

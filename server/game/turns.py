@@ -4,9 +4,10 @@ their turn on a person's schedule.
 Blindness: a judge sees the same events, payload shapes and pacing whoever the partner
 is. Each message is preceded by exactly one `partner_typing`. A machine's reply is
 computed off the game's path (`machines.batcher`); its typing indicator and its message
-then go out on the timing model's schedule, counted from the moment its turn began (the
-partner's message went out): thinking time and a busy server fall inside the wait
-instead of adding to it, as a person's reading and thinking do.
+then go out on the timing model's schedule, kept within a person's bounds (`pacing`),
+counted from the moment its turn began (the partner's message went out): thinking time
+and a busy server fall inside the wait instead of adding to it, as a person's reading
+and thinking do.
 """
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ from ..inputs import Rejected, tidy
 from ..judging.transcripts import STORE_MESSAGE, message_row
 from ..machines import History, Machine, timing_of
 from .endings import PARTNER_LEFT, Endings
+from .pacing import humanlike
 from .plumbing import Plumbing
 from .store import NO_GAME
 
@@ -108,18 +110,22 @@ class Turns:
                                    "machine_error", me)
             return
         partner_text = history[-1][1] if history else ""
-        wait, typing = timing_of(machine).sample(partner_text, text, self.p.rng)
+        wait, typing = humanlike(*timing_of(machine).sample(partner_text, text, self.p.rng),
+                                 partner_text, text, self.p.config)
         scale = self.p.config["BOT_DELAY_SCALE"]
         typing_at = began + self.p.mimicry.lag() + wait * scale
         self.p.scheduler.later(typing_at - time.monotonic(), self._machine_types, game_id, me, text,
-                               typing_at + typing * scale)
+                               typing * scale)
 
-    def _machine_types(self, game_id: int, me: int, text: str, send_at: float) -> None:
+    def _machine_types(self, game_id: int, me: int, text: str, typing: float) -> None:
+        """Show the indicator, and send `typing` seconds from now: counted from when it
+        showed, so a reply that was late (a slow model, a busy server) is still typed at
+        a person's speed, not sent the moment its indicator appears."""
         try:
             self._show_typing(game_id, me)
         except Rejected:  # the game ended meanwhile
             return
-        self.p.scheduler.later(send_at - time.monotonic(), self._machine_sends, game_id, me, text)
+        self.p.scheduler.later(typing, self._machine_sends, game_id, me, text)
 
     def _machine_sends(self, game_id: int, me: int, text: str) -> None:
         try:

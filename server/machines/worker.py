@@ -2,7 +2,10 @@
 
 The NumPy GRU spends much of a reply in small array operations that hold the
 interpreter lock; in the server's process that stalls every game's relaying. Here the
-server only waits on a pipe (the lock is free) while the model computes on the other core.
+server only waits on a pipe while the model computes on the other core. It waits with
+`poll`, which under gevent yields to the other connections; the pipe's ends are set
+blocking because gevent's patched socketpair makes them non-blocking, and a read of a
+message half-arrived would then fail instead of waiting for the rest.
 """
 from __future__ import annotations
 
@@ -38,6 +41,7 @@ class ProcessMachine:
                 self._start()
             try:
                 self._conn.send([list(h) for h in histories])
+                self._conn.poll(None)
                 ok, value = self._conn.recv()
             except (EOFError, OSError) as exc:
                 self._process = None
@@ -49,6 +53,8 @@ class ProcessMachine:
     def _start(self) -> None:
         context = multiprocessing.get_context("spawn")  # never fork a threaded server
         self._conn, child = context.Pipe()
+        os.set_blocking(self._conn.fileno(), True)
+        os.set_blocking(child.fileno(), True)
         self._process = context.Process(target=_serve, args=(child, self._loader), daemon=True,
                                         name=f"replies: {self.name}")
         self._process.start()

@@ -23,6 +23,7 @@ from typing import Any, NoReturn
 
 from flask import Flask, Request, abort
 from flask.sessions import SecureCookieSessionInterface, SessionMixin
+from gevent import monkey
 
 from ..judging.verdicts import MAX_REASON_CHARS
 
@@ -52,12 +53,15 @@ def buffer_size(config: Mapping[str, Any]) -> int:
 
 
 def socket_options(config: Mapping[str, Any]) -> dict[str, Any]:
-    """Socket.IO settings from the application's."""
+    """Socket.IO settings from the application's. Under `python -m server` the standard
+    library is patched for gevent (server/__main__.py); tests and tools that build the
+    app in a plain process get threads."""
     origins = config.get("CORS_ORIGINS")
-    return {"cors_allowed_origins": _same_site_or(origins) if origins else None,
+    return {"async_mode": "gevent" if monkey.is_module_patched("socket") else "threading",
+            "cors_allowed_origins": _same_site_or(origins) if origins else None,
             "max_http_buffer_size": buffer_size(config),
-            # A client's events are handled in order, in its connection's own thread: a
-            # thread per event costs more than the handlers, and could answer a `chat`
+            # A client's events are handled in order, by its connection's own reader: a
+            # task per event costs more than the handlers, and could answer a `chat`
             # before the `typing` sent ahead of it.
             "async_handlers": False}
 

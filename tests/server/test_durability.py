@@ -25,89 +25,11 @@ from server import db
 from server.config import ROOT
 from server.models import Player
 
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+from served import ServerPerson, ServerProcess
 
 
-class ServerProcess:
-    """`python -m server` in a subprocess; always stopped (SIGKILL) at the end."""
-
-    def __init__(self, db_path: Path, **env: str) -> None:
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.env = {**os.environ, "DATABASE_URL": f"sqlite:///{db_path}", "PORT": str(self.port),
-                    "SECRET_KEY": "durable", "MACHINES": "eliza", "BOT_DELAY_SCALE": "0.001",
-                    "ADMIN_TOKEN": "admin", "RATE_LIMITS": "chat=100/1,typing=100/1,find_game=100/1",
-                    "PYTHONUNBUFFERED": "1", **env}
-        self.log = db_path.with_suffix(f".{self.port}.log")
-
-    def __enter__(self) -> ServerProcess:
-        self.out = open(self.log, "w")
-        self.proc = subprocess.Popen([sys.executable, "-m", "server"], cwd=ROOT, env=self.env,
-                                     stdout=self.out, stderr=subprocess.STDOUT)
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            assert self.proc.poll() is None, self.log.read_text()
-            try:
-                urllib.request.urlopen(self.url + "/healthz", timeout=1)
-                return self
-            except OSError:
-                time.sleep(0.1)
-        raise AssertionError("server did not start: " + self.log.read_text())
-
-    def __exit__(self, *_: object) -> None:
-        if self.proc.poll() is None:
-            self.proc.kill()
-        self.proc.wait(10)
-        self.out.close()
-
-    def get_json(self, path: str) -> object:
-        request = urllib.request.Request(self.url + path, headers={"Authorization": "Bearer admin"})
-        with urllib.request.urlopen(request, timeout=5) as response:
-            return json.load(response)
-
-
-class Person:
-    """A browser: the lobby's cookie, then an async Socket.IO connection."""
-
-    def __init__(self, url: str, cookie: str | None = None) -> None:
-        import socketio
-        self.url, self.cookie = url, cookie
-        self.sio = socketio.AsyncClient(reconnection=False)
-        self.inbox: asyncio.Queue = asyncio.Queue()
-        for name in ("waiting", "game_started", "partner_typing", "chat", "game_over", "reveal",
-                     "error", "resume"):
-            self.sio.on(name, self._into(name))
-
-    def _into(self, name: str):
-        async def handler(data=None):
-            await self.inbox.put((name, data))
-        return handler
-
-    async def connect(self) -> Person:
-        import aiohttp
-        if self.cookie is None:
-            async with aiohttp.ClientSession() as http, http.get(self.url + "/") as page:
-                self.cookie = "; ".join(f"{k}={v.value}" for k, v in page.cookies.items())
-        await self.sio.connect(self.url, headers={"Cookie": self.cookie}, transports=["websocket"])
-        return self
-
-    async def next(self, *names: str, timeout: float = 10) -> dict:
-        while True:
-            name, data = await asyncio.wait_for(self.inbox.get(), timeout)
-            if name in names:
-                return data
-
-    async def play(self) -> dict:
-        await self.sio.emit("find_game", {})
-        return await self.next("game_started")
-
-
-async def start_games(url: str, people: int) -> list[tuple[Person, dict]]:
-    crowd = [await Person(url).connect() for _ in range(people)]
+async def start_games(url: str, people: int) -> list[tuple[ServerPerson, dict]]:
+    crowd = [await ServerPerson(url).connect() for _ in range(people)]
     games = await asyncio.gather(*(p.play() for p in crowd))
     return list(zip(crowd, games, strict=True))
 
@@ -159,7 +81,7 @@ def test_sigterm_ends_running_games_cleanly_and_they_are_counted_apart(tmp_path)
             # Two people pair up; the third finds nobody and gets a (fallback) machine.
             played = await start_games(server.url, 2)
             played += await start_games(server.url, 1)
-            waiting = await Person(server.url).connect()
+            waiting = await ServerPerson(server.url).connect()
             await waiting.sio.emit("find_game", {})
             await waiting.next("waiting")
             server.proc.send_signal(signal.SIGTERM)
@@ -177,7 +99,7 @@ def test_sigterm_ends_running_games_cleanly_and_they_are_counted_apart(tmp_path)
     with ServerProcess(db_path) as again:
         async def judge_after_restart() -> dict:
             person, game = played[0]
-            back = await Person(again.url, cookie=person.cookie).connect()  # same browser
+            back = await ServerPerson(again.url, cookie=person.cookie).connect()  # same browser
             ack = await back.sio.call("verdict", {"guess": "human", "confidence": 77,
                                                   "game_id": game["game_id"]})
             assert ack == {"ok": True}

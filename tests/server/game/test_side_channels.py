@@ -86,6 +86,9 @@ def pace() -> Pace:
 
 @pytest.fixture
 def settings(settings, pace):
+    # These people live at a millisecond pace, faster than any person: the bounds of a
+    # person's pace (tests/server/game/test_pacing.py) are opened to include them.
+    settings.update(READING_SECONDS_PER_CHAR=0, TYPING_SECONDS_PER_CHAR=0, LONGEST_PAUSE_SECONDS=600)
     settings.update(BOT_SHARE=0.5, BOT_DELAY_SCALE=1.0, MATCH_WAIT_SECONDS=20, MACHINE_LAG_SECONDS=0,
                     GAME_SECONDS=GAME_SECONDS, RATE_LIMITS={}, MACHINES=[ThinkingMachine(pace)])
     return settings

@@ -93,7 +93,8 @@ def test_a_machine_waits_shows_typing_then_sends_on_its_schedule(app, new_player
                                                                  monkeypatch):
     monkeypatch.setattr(arena.rng, "randrange", lambda n: 0)  # the judge goes first
     machine.timing.wait, machine.timing.typing = 0.3, 0.2
-    app.config["BOT_DELAY_SCALE"] = 1.0
+    # The model's schedule, with the bounds of a person's pace (test_pacing.py) opened.
+    app.config.update(BOT_DELAY_SCALE=1.0, READING_SECONDS_PER_CHAR=0, TYPING_SECONDS_PER_CHAR=0)
     arena.mimicry.record_wait(None, 0.0)  # the game starts at once
     judge = new_player()
     judge.play()
