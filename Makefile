@@ -2,6 +2,7 @@
 PYTHON ?= python3.11
 VENV := .venv
 PY := $(VENV)/bin/python
+SERVE_STAMP := $(VENV)/.serving
 STAMP := $(VENV)/.installed
 NPM_STAMP := web/node_modules/.installed
 CHROMIUM := /usr/bin/chromium
@@ -9,9 +10,16 @@ SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: run test model bench chat clean
 
-$(STAMP): pyproject.toml
-	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+$(VENV)/bin/python:
+	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
+
+# Serving needs the base dependencies only; tests, training and the tools add their extras.
+$(SERVE_STAMP): pyproject.toml | $(VENV)/bin/python
+	$(PY) -m pip install --quiet -e .
+	touch $@
+
+$(STAMP): pyproject.toml | $(VENV)/bin/python
 	$(PY) -m pip install --quiet -e '.[train,test]'
 	touch $@
 
@@ -19,7 +27,7 @@ $(NPM_STAMP): web/package.json web/package-lock.json
 	cd web && npm ci --no-audit --no-fund --silent
 	touch $@
 
-run: $(STAMP) $(NPM_STAMP)
+run: $(SERVE_STAMP) $(NPM_STAMP)
 	$(PY) -m server
 
 # The browser tests (tests/browser/) drive Debian's Chromium: Playwright's own browser

@@ -1,21 +1,29 @@
 """Load and soak benchmark: N simulated judges play whole games against the arena.
 
-    .venv/bin/python tools/loadtest.py --judges 500 --seconds 150
-    .venv/bin/python tools/loadtest.py --judges 200 --seconds 600      # the soak
+    .venv/bin/python tools/loadtest.py --judges 1000 --seconds 120
+    .venv/bin/python tools/loadtest.py --judges 1000 --neighbours 2      # both cores busy
+    .venv/bin/python tools/loadtest.py --judges 200 --seconds 600        # the soak
+    .venv/bin/python tools/loadtest.py --serving gevent,threads          # choose a server
 
-Each run first plays the same load against a bare python-socketio relay (the same
-server stack, threading mode with simple-websocket under Werkzeug, with no Flask, no
-database and no machines) as the reference, then against `python -m server` with
-the shipped GRU and ELIZA on a fresh SQLite file. A judge loads the lobby (for the
-player cookie), connects over WebSocket, asks for a game, and chats on its turn after
-a pause of --think seconds (typing first), up to --messages messages, then gives its
-verdict; it starts again until the time is up, then finishes its game.
+Each run first plays the same load against a bare python-socketio relay as the
+reference, then against the arena on a fresh SQLite file with the shipped GRU and ELIZA.
+Both run under the same server (--serving): `gevent` is gevent's WSGI server with the
+standard library patched (the arena as `python -m server` runs it); `threads` is
+gunicorn's threaded worker, a thread per connection. The relay has no Flask, no
+database and no real machines: its "machine" echoes the judge's words, paced exactly as
+the arena paces its machines (the shipped timing model within a person's bounds, scaled
+by --bot-delay-scale, after the same wait for a game to start), so both carry the same
+work. A judge loads the lobby (for the player cookie), connects over WebSocket, asks for
+a game, and chats on its turn after a pause of --think seconds (typing first), up to
+--messages messages, then gives its verdict; it starts again until the time is up, then
+finishes its game. --neighbours starts that many CPU-bound processes beside each server
+for the length of its run, as on a crowded host.
 
-Reported per server: games completed, messages sent to a person and lost, errors,
-send-to-partner latency (p50/p95/p99) of person-to-person messages, machine replies,
-verdicts acknowledged and (arena) stored, server memory over time (RSS), and the
-load generator's own event-loop lag (a busy client inflates latencies).
-This is a benchmark, not a test: nothing asserts; read the table.
+Reported per server: games completed, messages sent and delivered per second, messages
+lost, errors, send-to-partner latency (p50/p95/p99) of person-to-person messages,
+machine replies, verdicts acknowledged and (arena) stored, server memory over time
+(RSS) and peak thread count, and the load generator's own event-loop lag (a busy client
+inflates latencies). This is a benchmark, not a test: nothing asserts; read the table.
 """
 from __future__ import annotations
 
@@ -42,37 +50,65 @@ WORDS = ("so what do you do for fun i like music and long walks haha no way real
 
 # -- the reference: a bare python-socketio relay --------------------------------------
 
-def serve_relay(port: int, bot_share: float, reply_seconds: float, nodelay: bool) -> None:
+def machine_pace(scale: float):
+    """(seconds to a machine game's start, and a reply's wait and typing), drawn as the
+    arena draws them for its machines: the shipped timing model within a person's
+    bounds, scaled."""
+    from model.timing import ReplyTiming
+    from server.config import Config
+    from server.game.pacing import humanlike
+
+    timing, bounds = ReplyTiming.load(ROOT / "model" / "default" / "timing.json"), Config({}).as_dict()
+
+    def start(rng: random.Random) -> float:
+        return rng.uniform(2.0, 8.0) * scale
+
+    def reply(partner_text: str, text: str, rng: random.Random) -> tuple[float, float]:
+        wait, typing = humanlike(*timing.sample(partner_text, text, rng), partner_text, text, bounds)
+        return wait * scale, typing * scale
+    return start, reply
+
+
+def relay_app(bot_share: float, scale: float, serving: str):
     """Pair people (or an echo "machine" with probability bot_share) and relay chat."""
     import socketio
-    from werkzeug.serving import run_simple
 
-    sio = socketio.Server(async_mode="threading")
+    sio = socketio.Server(async_mode="gevent" if serving == "gevent" else "threading")
     lock = threading.Lock()
     waiting: list[str] = []
     partner: dict[str, str | None] = {}  # sid -> partner sid, None for the echo machine
     rng = random.Random()
+    start_wait, reply_pace = machine_pace(scale)
+    started = {"game_id": 1, "you_first": True, "seconds": 0, "max_chars": 300}
 
     def echo(sid: str, text: str) -> None:
-        sio.sleep(reply_seconds)
+        reply = "echo " + text[:40]
+        wait, typing = reply_pace(text, reply, rng)
+        sio.sleep(wait)
         sio.emit("partner_typing", {}, to=sid)
-        sio.emit("chat", {"text": "echo " + text[:40]}, to=sid)
+        sio.sleep(typing)
+        if partner.get(sid, False) is None:
+            sio.emit("chat", {"text": reply}, to=sid)
+
+    def start_machine_game(sid: str) -> None:
+        partner[sid] = None
+        sio.sleep(start_wait(rng))
+        first = rng.random() < 0.5
+        sio.emit("game_started", {**started, "you_first": first}, to=sid)
+        if not first:
+            echo(sid, "")
 
     @sio.on("find_game")
     def find_game(sid, data=None):
         sio.emit("waiting", {}, to=sid)
         with lock:
             if rng.random() < bot_share:
-                partner[sid] = None
-                sio.emit("game_started", {"game_id": 1, "you_first": True, "seconds": 0,
-                                          "max_chars": 300}, to=sid)
+                sio.start_background_task(start_machine_game, sid)
             elif waiting:
                 other = waiting.pop(0)
                 partner[sid], partner[other] = other, sid
-                sio.emit("game_started", {"game_id": 1, "you_first": True, "seconds": 0,
-                                          "max_chars": 300}, to=other)
-                sio.emit("game_started", {"game_id": 1, "you_first": False, "seconds": 0,
-                                          "max_chars": 300}, to=sid)
+                sio.emit("game_started", started, to=other)
+                sio.emit("game_started", {**started, "you_first": False}, to=sid)
             else:
                 waiting.append(sid)
                 sio.start_background_task(fallback, sid)
@@ -84,9 +120,7 @@ def serve_relay(port: int, bot_share: float, reply_seconds: float, nodelay: bool
             if sid not in waiting:
                 return
             waiting.remove(sid)
-            partner[sid] = None
-        sio.emit("game_started", {"game_id": 1, "you_first": True, "seconds": 0,
-                                  "max_chars": 300}, to=sid)
+        start_machine_game(sid)
 
     @sio.on("typing")
     def typing(sid, data=None):
@@ -125,11 +159,64 @@ def serve_relay(port: int, bot_share: float, reply_seconds: float, nodelay: bool
                 waiting.remove(sid)
             partner.pop(sid, None)
 
-    print(f"relay on {port}", flush=True)
-    handler = None
-    if nodelay:  # the arena's own handler, so that both servers send frames alike
-        from server.__main__ import NoDelayHandler as handler
-    run_simple("127.0.0.1", port, socketio.WSGIApp(sio), threaded=True, request_handler=handler)
+    return socketio.WSGIApp(sio)
+
+
+def serve(make_app, port: int, serving: str) -> None:
+    """Serve the WSGI app `make_app()` builds as the candidate concurrency model does."""
+    if serving == "gevent":
+        from server.__main__ import serve as gevent_server, tune_collector
+        server = gevent_server(make_app(), "127.0.0.1", port)
+        tune_collector()
+        server.serve_forever()
+    else:
+        threaded_gunicorn(make_app, port).run()
+
+
+class NoDelay:
+    """TCP_NODELAY on each connection gunicorn hands over, as the gevent server sets it."""
+
+    def __init__(self, app) -> None:
+        self.app = app
+
+    def __call__(self, environ, start_response):
+        sock = environ.get("gunicorn.socket")
+        if sock is not None:
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        return self.app(environ, start_response)
+
+
+def threaded_gunicorn(make_app, port: int):
+    """Gunicorn, one worker process, its threaded worker: each WebSocket keeps a thread,
+    so the pool holds every judge the benchmark can bring. The app is built in the
+    worker (its timers' threads would not survive the fork)."""
+    from gunicorn.app.base import BaseApplication
+
+    class Application(BaseApplication):
+        def load_config(self) -> None:
+            for key, value in {"bind": f"127.0.0.1:{port}", "workers": 1, "worker_class": "gthread",
+                               "threads": 5000, "worker_connections": 10000, "timeout": 120,
+                               "keepalive": 75, "backlog": 4096}.items():
+                self.cfg.set(key, value)
+
+        def load(self):
+            return NoDelay(make_app())
+    return Application()
+
+
+def arena_app():
+    """The arena as `python -m server` starts it (migrated, machines loaded), for threads."""
+    from flask_migrate import upgrade
+    from server import create_app
+    from server.__main__ import tune_collector
+
+    app = create_app()
+    with app.app_context():
+        upgrade()
+    app.extensions["arena"].roster.all()
+    sys.setswitchinterval(0.0005)  # a thread that received a message runs soon
+    tune_collector()
+    return app
 
 
 # -- the judges ------------------------------------------------------------------------
@@ -141,6 +228,8 @@ class Tally:
     received: set[str] = field(default_factory=set)
     latencies: list[float] = field(default_factory=list)          # person -> person, seconds
     machine_replies: int = 0
+    sent: int = 0       # messages judges sent that the server accepted
+    delivered: int = 0  # messages judges received (from people and from machines)
     games: dict[str, int] = field(default_factory=lambda: defaultdict(int))
     verdicts_acked: int = 0
     late: int = 0  # messages refused because the game had just ended
@@ -168,6 +257,7 @@ class Judge:
 
     async def _chat(self, data):
         now = time.perf_counter()
+        self.tally.delivered += 1
         mid = data["text"].split(" ", 1)[0]
         if mid in self.tally.sent_at:
             self.tally.received.add(mid)
@@ -225,6 +315,7 @@ class Judge:
                 self.tally.sent_at[mid] = time.perf_counter()
                 ack = await self.sio.call("chat", {"text": f"{mid} {words}"}, timeout=30)
                 if ack and ack.get("ok"):
+                    self.tally.sent += 1
                     sent.append(mid)
                     mine += 1
                 elif not ack or ack.get("code") != "no_game":
@@ -294,9 +385,10 @@ def wait_up(port: int, proc: subprocess.Popen, timeout: float = 60) -> None:
     raise RuntimeError("server did not start")
 
 
-def watch_memory(pid: int, samples: list, stop: threading.Event, every: float) -> None:
+def watch_memory(process, samples: list, stop: threading.Event, every: float) -> None:
+    """Sample a psutil process: (seconds, RSS bytes, threads, CPU %)."""
     import psutil
-    process, start = psutil.Process(pid), time.monotonic()
+    start = time.monotonic()
     while not stop.is_set():
         try:
             samples.append((time.monotonic() - start, process.memory_info().rss,
@@ -306,33 +398,56 @@ def watch_memory(pid: int, samples: list, stop: threading.Event, every: float) -
         stop.wait(every)
 
 
-def run_against(target: str, args: argparse.Namespace, workdir: Path) -> dict:
+def serving_process(proc: subprocess.Popen, serving: str):
+    """The process that serves: the one started, or under gunicorn its worker."""
+    import psutil
+    process = psutil.Process(proc.pid)
+    if serving == "threads":
+        deadline = time.monotonic() + 30
+        while not process.children() and time.monotonic() < deadline:
+            time.sleep(0.1)
+        return process.children()[0]
+    return process
+
+
+def start_neighbours(count: int) -> list[subprocess.Popen]:
+    """CPU-bound processes that keep cores busy, as other tenants of a host do."""
+    return [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(count)]
+
+
+def run_against(target: str, serving: str, args: argparse.Namespace, workdir: Path) -> dict:
     port = free_port()
-    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    env = {**os.environ, "PYTHONUNBUFFERED": "1", "PORT": str(port)}
+    under = [sys.executable, "-m", "gevent.monkey", __file__] if serving == "gevent" else [sys.executable, __file__]
     if target == "relay":
-        cmd = [sys.executable, __file__, "relay", "--port", str(port), "--nodelay",
-               str(args.relay_nodelay), "--bot-share", str(args.bot_share), "--reply-seconds", "2"]
+        cmd = [*under, "relay", "--port", str(port), "--bot-share", str(args.bot_share),
+               "--bot-delay-scale", str(args.bot_delay_scale), "--serving", serving]
     else:
         db_path = workdir / f"arena-{port}.sqlite"
-        env.update(DATABASE_URL=f"sqlite:///{db_path}", PORT=str(port), SECRET_KEY="load",
+        env.update(DATABASE_URL=f"sqlite:///{db_path}", SECRET_KEY="load",
                    BOT_SHARE=str(args.bot_share), GAME_SECONDS=str(args.game_seconds),
                    MATCH_WAIT_SECONDS="10", BOT_DELAY_SCALE=str(args.bot_delay_scale),
                    REPLY_BATCHING=str(int(args.batching)), REPLY_PROCESS=str(int(args.process)),
                    RECONNECT_GRACE_SECONDS="5")
-        cmd = [sys.executable, "-m", "server"]
-    log = open(workdir / f"{target}-{port}.log", "w")
+        cmd = [sys.executable, "-m", "server"] if serving == "gevent" else [*under, "arena", "--port", str(port)]
+    log = open(workdir / f"{target}-{serving}-{port}.log", "w")
     proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
     samples: list = []
     stop = threading.Event()
+    neighbours: list[subprocess.Popen] = []
     try:
         wait_up(port, proc)
-        watcher = threading.Thread(target=watch_memory, args=(proc.pid, samples, stop, 5.0))
+        watcher = threading.Thread(target=watch_memory,
+                                   args=(serving_process(proc, serving), samples, stop, 5.0))
         watcher.start()
+        neighbours = start_neighbours(args.neighbours)
         args.target = target
         started = time.monotonic()
         tally = asyncio.run(load(f"http://127.0.0.1:{port}", args))
         took = time.monotonic() - started
     finally:
+        for neighbour in neighbours:
+            neighbour.kill()
         stop.set()
         proc.terminate()
         try:
@@ -345,7 +460,7 @@ def run_against(target: str, args: argparse.Namespace, workdir: Path) -> dict:
     if target == "arena":
         with sqlite3.connect(db_path) as conn:
             stored = conn.execute("select count(*) from verdict").fetchone()[0]
-    return summarise(target, tally, samples, stored, took, args.seconds)
+    return {**summarise(target, tally, samples, stored, took, args.seconds), "serving": serving}
 
 
 def pct(values: list[float], q: float) -> float | None:
@@ -367,6 +482,8 @@ def summarise(target: str, tally: Tally, samples: list, stored: int | None, took
         "games": dict(tally.games), "games_completed": sum(tally.games.values()),
         "messages_to_people": len(tally.to_people), "lost": len(lost),
         "machine_replies": tally.machine_replies, "late_messages_refused": tally.late,
+        "sent_per_second": round(tally.sent / took, 1), "delivered_per_second": round(tally.delivered / took, 1),
+        "peak_threads": max((threads for _, _, threads, _ in samples), default=None),
         "errors": dict(tally.errors),
         "latency_ms": {q: round(pct(ms, q), 1) if ms else None for q in (50, 95, 99)},
         "latency_max_ms": round(max(ms), 1) if ms else None,
@@ -378,20 +495,21 @@ def summarise(target: str, tally: Tally, samples: list, stored: int | None, took
 
 
 def table(results: list[dict]) -> str:
-    lines = ["| server | judges | games (human/machine) | messages to people | lost | errors | "
-             "p50 / p95 / p99 ms | machine replies | verdicts acked / stored | RSS MB start→peak→end | "
-             "RSS growth from 1 min to end of load | client lag p99 ms |",
-             "|---|---|---|---|---|---|---|---|---|---|---|---|"]
+    lines = ["| serving | server | judges | neighbours | games (human/machine) | messages sent / delivered per s | "
+             "lost | errors | p50 / p95 / p99 ms | machine replies | verdicts acked / stored | "
+             "RSS MB start→peak→end | RSS growth, 1 min to end of load | peak threads | client lag p99 ms |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in results:
         mem = [m for _, m, *_ in r["rss_mb"]] or [0]
         lat = r["latency_ms"]
+        stored = r["verdicts_stored"] if r["verdicts_stored"] is not None else "n/a"
         lines.append(
-            f"| {r['server']} | {r['judges']} | {r['games_completed']} "
-            f"({r['games'].get('human', 0)}/{r['games'].get('machine', 0)}) | {r['messages_to_people']} | "
-            f"{r['lost']} | {sum(r['errors'].values())} | {lat[50]} / {lat[95]} / {lat[99]} | "
-            f"{r['machine_replies']} | {r['verdicts_acked']} / {r['verdicts_stored'] if r['verdicts_stored'] is not None else 'n/a'} | "
+            f"| {r['serving']} | {r['server']} | {r['judges']} | {r['neighbours']} | {r['games_completed']} "
+            f"({r['games'].get('human', 0)}/{r['games'].get('machine', 0)}) | "
+            f"{r['sent_per_second']} / {r['delivered_per_second']} | {r['lost']} | {sum(r['errors'].values())} | "
+            f"{lat[50]} / {lat[95]} / {lat[99]} | {r['machine_replies']} | {r['verdicts_acked']} / {stored} | "
             f"{mem[0]}→{max(mem)}→{mem[-1]} | {100 * (r['rss_growth_under_load'] or 0):.1f}% | "
-            f"{r['client_loop_lag_p99_ms']} |")
+            f"{r['peak_threads']} | {r['client_loop_lag_p99_ms']} |")
     return "\n".join(lines)
 
 
@@ -401,8 +519,10 @@ def main() -> None:
     relay = sub.add_parser("relay", help="serve the bare reference relay (used by the benchmark)")
     relay.add_argument("--port", type=int, required=True)
     relay.add_argument("--bot-share", type=float, default=0.5)
-    relay.add_argument("--reply-seconds", type=float, default=2.0)
-    relay.add_argument("--nodelay", type=int, default=1)
+    relay.add_argument("--bot-delay-scale", type=float, default=0.25)
+    relay.add_argument("--serving", choices=("gevent", "threads"), default="gevent")
+    arena = sub.add_parser("arena", help="serve the arena under gunicorn's threads (used by the benchmark)")
+    arena.add_argument("--port", type=int, required=True)
     parser.add_argument("--judges", type=int, default=100)
     parser.add_argument("--seconds", type=float, default=120, help="how long judges start games")
     parser.add_argument("--ramp", type=float, default=30, help="seconds over which judges arrive")
@@ -416,24 +536,27 @@ def main() -> None:
                         help="machines' human-like pace, scaled to fit games into the run")
     parser.add_argument("--batching", type=int, default=1, help="REPLY_BATCHING for the arena")
     parser.add_argument("--process", type=int, default=1, help="REPLY_PROCESS for the arena")
-    parser.add_argument("--relay-nodelay", type=int, default=1,
-                        help="TCP_NODELAY on the relay's sockets too (the arena always sets it)")
+    parser.add_argument("--neighbours", type=int, default=0, help="CPU-bound processes beside each server")
+    parser.add_argument("--serving", default="gevent", help="concurrency models to measure: gevent,threads")
     parser.add_argument("--servers", default="relay,arena")
     parser.add_argument("--out", help="write the results as JSON here")
     args = parser.parse_args()
     if args.command == "relay":
-        serve_relay(args.port, args.bot_share, args.reply_seconds, bool(args.nodelay))
+        serve(lambda: relay_app(args.bot_share, args.bot_delay_scale, args.serving), args.port, args.serving)
+        return
+    if args.command == "arena":
+        serve(arena_app, args.port, "threads")
         return
     results = []
     with tempfile.TemporaryDirectory(prefix="loadtest-") as tmp:
-        for target in args.servers.split(","):
-            print(f"{target}: {args.judges} judges for {args.seconds:.0f} s ...", flush=True)
-            result = run_against(target, args, Path(tmp))
-            result["judges"] = args.judges
-            result["batching"] = bool(args.batching) if target == "arena" else None
-            result["process"] = bool(args.process) if target == "arena" else None
-            results.append(result)
-            print(json.dumps({k: v for k, v in result.items() if k != "rss_mb"}), flush=True)
+        for serving in args.serving.split(","):
+            for target in args.servers.split(","):
+                print(f"{target} under {serving}: {args.judges} judges for {args.seconds:.0f} s, "
+                      f"{args.neighbours} CPU-bound neighbours ...", flush=True)
+                result = run_against(target, serving, args, Path(tmp))
+                result.update(judges=args.judges, neighbours=args.neighbours)
+                results.append(result)
+                print(json.dumps({k: v for k, v in result.items() if k != "rss_mb"}), flush=True)
     print(table(results))
     if args.out:
         Path(args.out).write_text(json.dumps({"args": {k: v for k, v in vars(args).items()
