@@ -93,12 +93,12 @@ class Arena:
         game = verdicts.judged_game(player_id, self._game_named(sid, data))
         if not self.recorder.flush(game.id):
             raise Rejected(*NOT_STORED)
-        running = self.store.game(game.id) is not None
-        reveal = verdicts.record_verdict(game, player_id, guess, running)
-        if running:
+        running = self.store.game(game.id)
+        reveal = verdicts.record_verdict(game, player_id, guess, running is not None)
+        if running is not None:
             me = game.seat_of(player_id) - 1
-            self.endings.end(game.id, {me: "verdict", 1 - me: PARTNER_LEFT}, "verdict",
-                             ender=me, stored=True)
+            self.endings.end(game.id, {me: "verdict", **running.for_the_others(me, PARTNER_LEFT)},
+                             "verdict", ender=me, stored=True)
         return reveal
 
     def report(self, sid: str, player_id: int, data: dict) -> None:

@@ -111,6 +111,10 @@ class MemoryGameStore:
         with self._lock:
             return [game.copy() for game in self._games.values()]
 
+    def running_count(self) -> int:
+        with self._lock:
+            return len(self._games)
+
     def seat_of(self, sid: str) -> tuple[int, int] | None:
         with self._lock:
             return self._seat_of.get(sid)

@@ -46,12 +46,14 @@ class Mimicry:
     # -- what machines do ----------------------------------------------------------------
 
     def start_wait(self, study_id: int | None = None) -> float:
-        """A machine game's start: a wait drawn from recent human match waits."""
+        """A machine game's start: a wait drawn from recent human match waits. Those were
+        measured on the judge's own clock, so they are not scaled (BOT_DELAY_SCALE
+        scales the waits machines make up, not the ones people had)."""
         waits = self.store.recent(WAITS, study_id)
         if waits:
-            base = self.rng.choice(waits)
-        else:  # nobody matched yet: a few seconds, as on a quiet site
-            base = min(self.rng.uniform(2.0, 8.0), self.config["MATCH_WAIT_SECONDS"])
+            return self.rng.choice(waits)
+        # nobody matched yet: a few seconds, as on a quiet site
+        base = min(self.rng.uniform(2.0, 8.0), self.config["MATCH_WAIT_SECONDS"])
         return base * self.config["BOT_DELAY_SCALE"]
 
     def fallback_wait(self) -> float:

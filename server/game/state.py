@@ -88,6 +88,10 @@ class RunningGame:
         """The same `game_over` reason for every seat (the clock, a server stopping)."""
         return dict.fromkeys(range(len(self.seats)), reason)
 
+    def for_the_others(self, seat: int, reason: str) -> dict[int, str]:
+        """`reason` for every seat but `seat` (whose own ending, if any, is told apart)."""
+        return {i: reason for i in range(len(self.seats)) if i != seat}
+
     def partner_of(self, seat: int) -> int:
         """The seat a player talks to (in a two-seat game, the other one)."""
         return 1 - seat

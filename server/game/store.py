@@ -58,6 +58,9 @@ class GameStore(Protocol):
     def running(self) -> list[RunningGame]:
         """Every running game."""
 
+    def running_count(self) -> int:
+        """How many games run (without copying them)."""
+
     def seat_of(self, sid: str) -> tuple[int, int] | None:
         """(game id, seat) of the running game this connection plays in."""
 

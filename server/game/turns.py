@@ -106,8 +106,10 @@ class Turns:
                 raise ValueError("empty reply")
         except Exception:
             log.exception("machine %s failed to reply; it leaves the game", machine.name)
-            self.p.scheduler.later(0, self.endings.end, game_id, {1 - me: PARTNER_LEFT},
-                                   "machine_error", me)
+            game = self.p.store.game(game_id)
+            if game is not None:
+                self.p.scheduler.later(0, self.endings.end, game_id,
+                                       game.for_the_others(me, PARTNER_LEFT), "machine_error", me)
             return
         partner_text = history[-1][1] if history else ""
         wait, typing = humanlike(*timing_of(machine).sample(partner_text, text, self.p.rng),

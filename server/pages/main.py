@@ -188,7 +188,7 @@ def healthz() -> ResponseReturnValue:
         current_app.logger.exception("health check: database unreachable")
         return jsonify(status="error", database="unreachable"), 503
     store = arena_of(current_app).store
-    return jsonify(status="ok", database="ok", live_games=len(store.running()),
+    return jsonify(status="ok", database="ok", live_games=store.running_count(),
                    waiting=store.waiting())
 
 

@@ -361,7 +361,7 @@ def test_published_sessions_count_on_the_public_leaderboard_and_private_ones_do_
 def test_session_machine_games_start_after_a_wait_drawn_from_the_sessions_own_waits(app, arena):
     arena.mimicry.record_wait(None, 1000.0)  # the open game's waits say nothing about the session
     arena.mimicry.record_wait(99, 3.0)
-    assert arena.mimicry.start_wait(99) == pytest.approx(3.0 * app.config["BOT_DELAY_SCALE"])
+    assert arena.mimicry.start_wait(99) == 3.0
 
 
 def test_a_witness_waiting_long_for_a_judge_does_not_lengthen_machine_game_waits(app, organiser, new_player):
