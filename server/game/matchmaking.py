@@ -64,10 +64,13 @@ class Matchmaking:
         for waiter in left:  # the other one left meanwhile: look again
             self._pair(waiter)
         if taken:
-            first, second = taken
-            self._start(HUMAN, [Seat(first.sid, first.player_id, judge=first.judges),
-                                Seat(second.sid, second.player_id, judge=second.judges)],
-                        None, False, time.monotonic() - first.since, first.enrolment)
+            # The newcomer takes the first seat, so hears of the game first: the one who
+            # waited would not notice one message's sending more, the one who just came,
+            # against a machine game's single message, would (test_side_channels.py).
+            longest, newcomer = taken
+            self._start(HUMAN, [Seat(newcomer.sid, newcomer.player_id, judge=newcomer.judges),
+                                Seat(longest.sid, longest.player_id, judge=longest.judges)],
+                        None, False, time.monotonic() - longest.since, longest.enrolment)
 
     def _machines_for(self, enrolment: Enrolment | None) -> list[Machine]:
         machines = self.p.roster.all()

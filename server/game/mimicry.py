@@ -14,7 +14,7 @@ from typing import Any
 from .store import GameStore
 
 WAITS, STAYS, ROUND_TRIPS, INTAKES = "waits", "stays", "round_trips", "intakes"
-KEEP = {WAITS: 20, STAYS: 50, ROUND_TRIPS: 50, INTAKES: 50}
+KEEP = {WAITS: 50, STAYS: 50, ROUND_TRIPS: 50, INTAKES: 50}
 MIN_STAYS_TO_IMITATE = 10  # too few games tell nothing; machines then never leave early
 
 

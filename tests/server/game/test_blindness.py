@@ -31,7 +31,7 @@ def judge_session(judge, partner_speaks, partner_leaves=None):
 
 @pytest.fixture
 def judge_first(arena, monkeypatch):
-    monkeypatch.setattr(arena.rng, "randrange", lambda n: 0)  # seat 1 (the judge) speaks first
+    monkeypatch.setattr(arena.rng, "randrange", lambda n: 0)  # seat 0 (the judge) speaks first
 
 
 def test_a_machine_and_a_person_look_the_same_until_the_reveal(app, new_player, machine, judge_first):
@@ -42,9 +42,9 @@ def test_a_machine_and_a_person_look_the_same_until_the_reveal(app, new_player, 
 
     app.config.update(BOT_SHARE=0.0, MATCH_WAIT_SECONDS=60)
     judge, person = new_player(), new_player()
-    judge.emit("find_game")
-    judge.wait_for("waiting")
     person.emit("find_game")
+    person.wait_for("waiting")
+    judge.emit("find_game")  # the newcomer: seat 0
     judge.wait_for("game_started")
 
     def person_speaks(text):
