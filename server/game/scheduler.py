@@ -6,7 +6,8 @@ of threads waiting on their own timeouts fought for two cores (docs/load.md). He
 thread keeps every due time in a heap and hands what falls due to a fixed pool of
 workers, so the thread count stays the same however many games run. A callback must
 not block for long: a machine's reply is computed elsewhere and comes back as a new
-callback (`machines.batcher`).
+callback (`machines.batcher`). Under `python -m server` the standard library is patched
+for gevent, and the clock and its workers are greenlets on the server's one thread.
 """
 from __future__ import annotations
 

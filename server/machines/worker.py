@@ -77,11 +77,11 @@ def _serve(conn: Any, loader: Callable[[], Machine]) -> None:
     Its BLAS gets one thread. OpenBLAS starts a thread per core and keeps them spinning
     between calls; on two cores that took the core the server's threads and its clients
     need, and doubled the arena's p99 at 500 judges (docs/load.md). The GRU's products
-    are too small to gain from a second thread. And it yields the CPU to the server: a
-    reply is paced in seconds, a relayed message is waited for in milliseconds."""
+    are too small to gain from a second thread. It keeps the normal priority: at idle
+    priority, with both cores kept busy by other processes, it got no CPU, and machines
+    stopped answering while people went on (docs/load.md)."""
     machine = loader()  # imports NumPy, so its BLAS is loaded before it is limited
     threadpool_limits(1)
-    give_way()
     while True:
         try:
             histories = conn.recv()
@@ -92,12 +92,3 @@ def _serve(conn: Any, loader: Callable[[], Machine]) -> None:
         except Exception as exc:  # noqa: BLE001 -- reported to the server, which ends that game
             conn.send((False, f"{type(exc).__name__}: {exc}"))
 
-
-def give_way() -> None:
-    """Let every other process on the machine run first: Linux's SCHED_IDLE policy, which
-    any waking process preempts at once (at nice 10 it could still finish its time
-    slice first); elsewhere, nice 10."""
-    if hasattr(os, "SCHED_IDLE"):
-        os.sched_setscheduler(0, os.SCHED_IDLE, os.sched_param(0))
-    else:
-        os.nice(10)
