@@ -6,7 +6,7 @@
     .venv/bin/python tools/loadtest.py --serving gevent,threads          # choose a server
 
 Each run first plays the same load against a bare python-socketio relay as the
-reference, then against the arena on a fresh SQLite file with the shipped GRU and ELIZA.
+reference (tools/servers.py), then against the arena on a fresh SQLite file with the shipped GRU and ELIZA.
 Both run under the same server (--serving): `gevent` is gevent's WSGI server with the
 standard library patched (the arena as `python -m server` runs it); `threads` is
 gunicorn's threaded worker, a thread per connection. The relay has no Flask, no
@@ -46,177 +46,6 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 WORDS = ("so what do you do for fun i like music and long walks haha no way really "
          "that is cool where are you from what time is it there lol ok sure").split()
-
-
-# -- the reference: a bare python-socketio relay --------------------------------------
-
-def machine_pace(scale: float):
-    """(seconds to a machine game's start, and a reply's wait and typing), drawn as the
-    arena draws them for its machines: the shipped timing model within a person's
-    bounds, scaled."""
-    from model.timing import ReplyTiming
-    from server.config import Config
-    from server.game.pacing import humanlike
-
-    timing, bounds = ReplyTiming.load(ROOT / "model" / "default" / "timing.json"), Config({}).as_dict()
-
-    def start(rng: random.Random) -> float:
-        return rng.uniform(2.0, 8.0) * scale
-
-    def reply(partner_text: str, text: str, rng: random.Random) -> tuple[float, float]:
-        wait, typing = humanlike(*timing.sample(partner_text, text, rng), partner_text, text, bounds)
-        return wait * scale, typing * scale
-    return start, reply
-
-
-def relay_app(bot_share: float, scale: float, serving: str):
-    """Pair people (or an echo "machine" with probability bot_share) and relay chat."""
-    import socketio
-
-    sio = socketio.Server(async_mode="gevent" if serving == "gevent" else "threading")
-    lock = threading.Lock()
-    waiting: list[str] = []
-    partner: dict[str, str | None] = {}  # sid -> partner sid, None for the echo machine
-    rng = random.Random()
-    start_wait, reply_pace = machine_pace(scale)
-    started = {"game_id": 1, "you_first": True, "seconds": 0, "max_chars": 300}
-
-    def echo(sid: str, text: str) -> None:
-        reply = "echo " + text[:40]
-        wait, typing = reply_pace(text, reply, rng)
-        sio.sleep(wait)
-        sio.emit("partner_typing", {}, to=sid)
-        sio.sleep(typing)
-        if partner.get(sid, False) is None:
-            sio.emit("chat", {"text": reply}, to=sid)
-
-    def start_machine_game(sid: str) -> None:
-        partner[sid] = None
-        sio.sleep(start_wait(rng))
-        first = rng.random() < 0.5
-        sio.emit("game_started", {**started, "you_first": first}, to=sid)
-        if not first:
-            echo(sid, "")
-
-    @sio.on("find_game")
-    def find_game(sid, data=None):
-        sio.emit("waiting", {}, to=sid)
-        with lock:
-            if rng.random() < bot_share:
-                sio.start_background_task(start_machine_game, sid)
-            elif waiting:
-                other = waiting.pop(0)
-                partner[sid], partner[other] = other, sid
-                sio.emit("game_started", started, to=other)
-                sio.emit("game_started", {**started, "you_first": False}, to=sid)
-            else:
-                waiting.append(sid)
-                sio.start_background_task(fallback, sid)
-        return {"ok": True}
-
-    def fallback(sid: str) -> None:  # nobody came: the echo machine, as the arena would
-        sio.sleep(10)
-        with lock:
-            if sid not in waiting:
-                return
-            waiting.remove(sid)
-        start_machine_game(sid)
-
-    @sio.on("typing")
-    def typing(sid, data=None):
-        other = partner.get(sid)
-        if other:
-            sio.emit("partner_typing", {}, to=other)
-        return {"ok": True}
-
-    @sio.on("chat")
-    def chat(sid, data):
-        other = partner.get(sid, False)
-        if other:
-            sio.emit("chat", {"text": data["text"]}, to=other)
-        elif other is None:  # the echo machine
-            sio.start_background_task(echo, sid, data["text"])
-        else:  # the game is over
-            return {"ok": False, "code": "no_game"}
-        return {"ok": True}
-
-    @sio.on("verdict")
-    def verdict(sid, data):
-        with lock:
-            other = partner.pop(sid, None)
-            if other and partner.get(other) == sid:
-                partner[other] = False  # still judging, no longer chatting
-                sio.emit("game_over", {"reason": "partner_left"}, to=other)
-        sio.emit("game_over", {"reason": "verdict"}, to=sid)
-        sio.emit("reveal", {"game_id": 1, "partner": "human" if other is not None else "machine",
-                            "correct": True}, to=sid)
-        return {"ok": True}
-
-    @sio.on("disconnect")
-    def disconnect(sid, *_):
-        with lock:
-            if sid in waiting:
-                waiting.remove(sid)
-            partner.pop(sid, None)
-
-    return socketio.WSGIApp(sio)
-
-
-def serve(make_app, port: int, serving: str) -> None:
-    """Serve the WSGI app `make_app()` builds as the candidate concurrency model does."""
-    if serving == "gevent":
-        from server.__main__ import serve as gevent_server, tune_collector
-        server = gevent_server(make_app(), "127.0.0.1", port)
-        tune_collector()
-        server.serve_forever()
-    else:
-        threaded_gunicorn(make_app, port).run()
-
-
-class NoDelay:
-    """TCP_NODELAY on each connection gunicorn hands over, as the gevent server sets it."""
-
-    def __init__(self, app) -> None:
-        self.app = app
-
-    def __call__(self, environ, start_response):
-        sock = environ.get("gunicorn.socket")
-        if sock is not None:
-            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        return self.app(environ, start_response)
-
-
-def threaded_gunicorn(make_app, port: int):
-    """Gunicorn, one worker process, its threaded worker: each WebSocket keeps a thread,
-    so the pool holds every judge the benchmark can bring. The app is built in the
-    worker (its timers' threads would not survive the fork)."""
-    from gunicorn.app.base import BaseApplication
-
-    class Application(BaseApplication):
-        def load_config(self) -> None:
-            for key, value in {"bind": f"127.0.0.1:{port}", "workers": 1, "worker_class": "gthread",
-                               "threads": 5000, "worker_connections": 10000, "timeout": 120,
-                               "keepalive": 75, "backlog": 4096}.items():
-                self.cfg.set(key, value)
-
-        def load(self):
-            return NoDelay(make_app())
-    return Application()
-
-
-def arena_app():
-    """The arena as `python -m server` starts it (migrated, machines loaded), for threads."""
-    from flask_migrate import upgrade
-    from server import create_app
-    from server.__main__ import tune_collector
-
-    app = create_app()
-    with app.app_context():
-        upgrade()
-    app.extensions["arena"].roster.all()
-    sys.setswitchinterval(0.0005)  # a thread that received a message runs soon
-    tune_collector()
-    return app
 
 
 # -- the judges ------------------------------------------------------------------------
@@ -418,7 +247,8 @@ def start_neighbours(count: int) -> list[subprocess.Popen]:
 def run_against(target: str, serving: str, args: argparse.Namespace, workdir: Path) -> dict:
     port = free_port()
     env = {**os.environ, "PYTHONUNBUFFERED": "1", "PORT": str(port)}
-    under = [sys.executable, "-m", "gevent.monkey", __file__] if serving == "gevent" else [sys.executable, __file__]
+    servers = str(Path(__file__).with_name("servers.py"))
+    under = [sys.executable, "-m", "gevent.monkey", servers] if serving == "gevent" else [sys.executable, servers]
     if target == "relay":
         cmd = [*under, "relay", "--port", str(port), "--bot-share", str(args.bot_share),
                "--bot-delay-scale", str(args.bot_delay_scale), "--serving", serving]
@@ -515,14 +345,6 @@ def table(results: list[dict]) -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    sub = parser.add_subparsers(dest="command")
-    relay = sub.add_parser("relay", help="serve the bare reference relay (used by the benchmark)")
-    relay.add_argument("--port", type=int, required=True)
-    relay.add_argument("--bot-share", type=float, default=0.5)
-    relay.add_argument("--bot-delay-scale", type=float, default=0.25)
-    relay.add_argument("--serving", choices=("gevent", "threads"), default="gevent")
-    arena = sub.add_parser("arena", help="serve the arena under gunicorn's threads (used by the benchmark)")
-    arena.add_argument("--port", type=int, required=True)
     parser.add_argument("--judges", type=int, default=100)
     parser.add_argument("--seconds", type=float, default=120, help="how long judges start games")
     parser.add_argument("--ramp", type=float, default=30, help="seconds over which judges arrive")
@@ -541,12 +363,6 @@ def main() -> None:
     parser.add_argument("--servers", default="relay,arena")
     parser.add_argument("--out", help="write the results as JSON here")
     args = parser.parse_args()
-    if args.command == "relay":
-        serve(lambda: relay_app(args.bot_share, args.bot_delay_scale, args.serving), args.port, args.serving)
-        return
-    if args.command == "arena":
-        serve(arena_app, args.port, "threads")
-        return
     results = []
     with tempfile.TemporaryDirectory(prefix="loadtest-") as tmp:
         for serving in args.serving.split(","):
