@@ -37,12 +37,25 @@ log = logging.getLogger("server")
 
 
 class NoDelayHandler(WSGIHandler):
-    """Send small WebSocket frames at once. Without TCP_NODELAY a `chat` written right
-    after a `partner_typing` waits for the browser's delayed ACK (Nagle): about 40 ms."""
+    """gevent's request handler, for Socket.IO's WebSockets.
+
+    - Small frames go out at once. Without TCP_NODELAY a `chat` written right after a
+      `partner_typing` waits for the browser's delayed ACK (Nagle): about 40 ms.
+    - When a WebSocket ends, so does its connection, with nothing more written on it.
+      simple-websocket speaks on a copy of the socket, and Engine.IO answers the ended
+      WebSocket with an HTTP "200 OK" as if it had been an ordinary request; written
+      after the closing frame, the browser reports it as an invalid frame."""
 
     def __init__(self, sock: socket.socket, *args: Any, **kwargs: Any) -> None:
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         super().__init__(sock, *args, **kwargs)
+
+    def process_result(self) -> None:
+        upgraded = self.environ.get("HTTP_UPGRADE", "").lower() == "websocket"
+        if upgraded and self.code == 200:
+            self.close_connection = True
+            return
+        super().process_result()
 
 
 def tune_collector() -> None:
