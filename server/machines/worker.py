@@ -12,6 +12,7 @@ from __future__ import annotations
 import multiprocessing
 import os
 import threading
+import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -77,18 +78,54 @@ def _serve(conn: Any, loader: Callable[[], Machine]) -> None:
     Its BLAS gets one thread. OpenBLAS starts a thread per core and keeps them spinning
     between calls; on two cores that took the core the server's threads and its clients
     need, and doubled the arena's p99 at 500 judges (docs/load.md). The GRU's products
-    are too small to gain from a second thread. It keeps the normal priority: at idle
-    priority, with both cores kept busy by other processes, it got no CPU, and machines
-    stopped answering while people went on (docs/load.md)."""
+    are too small to gain from a second thread. And it lets the server go first while
+    the cores have room (`Priority`)."""
     machine = loader()  # imports NumPy, so its BLAS is loaded before it is limited
     threadpool_limits(1)
+    priority = Priority()
     while True:
         try:
             histories = conn.recv()
         except (EOFError, OSError):
             return
+        wall, cpu = time.monotonic(), time.process_time()
         try:
             conn.send((True, list(machine.reply_batch(histories))))
         except Exception as exc:  # noqa: BLE001 -- reported to the server, which ends that game
             conn.send((False, f"{type(exc).__name__}: {exc}"))
+        priority.after_batch((time.monotonic() - wall) - (time.process_time() - cpu))
 
+
+class Priority:
+    """Idle priority while the cores have room, the normal one while the worker starves.
+
+    A reply is paced in seconds, a relayed message is waited for in milliseconds: under
+    Linux's SCHED_IDLE policy any waking process preempts the worker at once, which
+    kept the server's relaying quick (docs/load.md). But with both cores kept busy by
+    other processes an idle-priority worker gets almost no CPU, and machines would stop
+    answering while people go on. So after each batch the worker looks at how long it
+    waited for the CPU (wall time less its own CPU time): past `STARVED` seconds it
+    takes the normal policy, and it goes back to idle after `EASY` batches in a row
+    that waited under `ROOMY`. Elsewhere than Linux it keeps the normal priority."""
+
+    STARVED, ROOMY, EASY = 0.25, 0.02, 50
+
+    def __init__(self) -> None:
+        self.idle, self.easy = False, 0
+        self._set(idle=True)
+
+    def after_batch(self, waited: float) -> None:
+        if waited > self.STARVED:
+            self.easy = 0
+            self._set(idle=False)
+        elif waited < self.ROOMY:
+            self.easy += 1
+            if self.easy >= self.EASY:
+                self._set(idle=True)
+        else:
+            self.easy = 0
+
+    def _set(self, idle: bool) -> None:
+        if idle != self.idle and hasattr(os, "SCHED_IDLE"):
+            os.sched_setscheduler(0, os.SCHED_IDLE if idle else os.SCHED_OTHER, os.sched_param(0))
+            self.idle = idle
