@@ -108,7 +108,7 @@ class Priority:
     takes the normal policy, and it goes back to idle after `EASY` batches in a row
     that waited under `ROOMY`. Elsewhere than Linux it keeps the normal priority."""
 
-    STARVED, ROOMY, EASY = 0.25, 0.02, 50
+    STARVED, ROOMY, EASY = 1.0, 0.02, 50
 
     def __init__(self) -> None:
         self.idle, self.easy = False, 0
