@@ -31,7 +31,7 @@ def test_the_worker_starts_at_idle_priority_and_takes_the_normal_one_when_starve
 @pytest.mark.skipif(not hasattr(os, "SCHED_IDLE"), reason="Linux's scheduling policies")
 def test_the_worker_goes_back_to_idle_after_enough_easy_batches_in_a_row(policies):
     priority = worker.Priority()
-    priority.after_batch(1.0)
+    priority.after_batch(worker.Priority.STARVED + 0.5)
     for _ in range(worker.Priority.EASY - 1):
         priority.after_batch(0.0)
     priority.after_batch(0.1)  # one slow batch starts the count again
