@@ -28,16 +28,16 @@ def machine_pace(scale: float):
     bounds, scaled."""
     from model.timing import ReplyTiming
     from server.config import Config
-    from server.game.pacing import humanlike
+    from server.game.pacing import reply_pace
 
-    timing, bounds = ReplyTiming.load(ROOT / "model" / "default" / "timing.json"), Config({}).as_dict()
+    timing = ReplyTiming.load(ROOT / "model" / "default" / "timing.json")
+    config = {**Config({}).as_dict(), "BOT_DELAY_SCALE": scale}
 
     def start(rng: random.Random) -> float:
         return rng.uniform(2.0, 8.0) * scale
 
     def reply(partner_text: str, text: str, rng: random.Random) -> tuple[float, float]:
-        wait, typing = humanlike(*timing.sample(partner_text, text, rng), partner_text, text, bounds)
-        return wait * scale, typing * scale
+        return reply_pace(timing, partner_text, text, rng, config)
     return start, reply
 
 

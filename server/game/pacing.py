@@ -10,8 +10,11 @@ longer than a person's pause.
 """
 from __future__ import annotations
 
+import random
 from collections.abc import Mapping
 from typing import Any
+
+from ..machines import Timing
 
 
 def humanlike(wait: float, typing: float, partner_text: str, reply_text: str,
@@ -21,3 +24,12 @@ def humanlike(wait: float, typing: float, partner_text: str, reply_text: str,
     reading = config["READING_SECONDS_PER_CHAR"] * len(partner_text)
     wait = min(max(wait, reading), reading + config["LONGEST_PAUSE_SECONDS"])
     return wait, max(typing, config["TYPING_SECONDS_PER_CHAR"] * len(reply_text))
+
+
+def reply_pace(timing: Timing, partner_text: str, reply_text: str, rng: random.Random,
+               config: Mapping[str, Any]) -> tuple[float, float]:
+    """A machine reply's (wait, typing) in seconds as it is shown: drawn from its timing
+    model, kept within people's bounds, then scaled by BOT_DELAY_SCALE."""
+    wait, typing = humanlike(*timing.sample(partner_text, reply_text, rng), partner_text,
+                             reply_text, config)
+    return wait * config["BOT_DELAY_SCALE"], typing * config["BOT_DELAY_SCALE"]

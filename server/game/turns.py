@@ -20,7 +20,7 @@ from ..inputs import Rejected, tidy
 from ..judging.transcripts import STORE_MESSAGE, message_row
 from ..machines import History, Machine, timing_of
 from .endings import PARTNER_LEFT, Endings
-from .pacing import humanlike
+from .pacing import reply_pace
 from .plumbing import Plumbing
 from .store import NO_GAME
 
@@ -112,12 +112,10 @@ class Turns:
                                        game.for_the_others(me, PARTNER_LEFT), "machine_error", me)
             return
         partner_text = history[-1][1] if history else ""
-        wait, typing = humanlike(*timing_of(machine).sample(partner_text, text, self.p.rng),
-                                 partner_text, text, self.p.config)
-        scale = self.p.config["BOT_DELAY_SCALE"]
-        typing_at = began + self.p.mimicry.lag() + wait * scale
+        wait, typing = reply_pace(timing_of(machine), partner_text, text, self.p.rng, self.p.config)
+        typing_at = began + self.p.mimicry.lag() + wait
         self.p.scheduler.later(typing_at - time.monotonic(), self._machine_types, game_id, me, text,
-                               typing * scale)
+                               typing)
 
     def _machine_types(self, game_id: int, me: int, text: str, typing: float) -> None:
         """Show the indicator, and send `typing` seconds from now: counted from when it

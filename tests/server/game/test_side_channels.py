@@ -44,7 +44,7 @@ from scipy.stats import chi2_contingency, ks_2samp
 
 from model.timing import ReplyTiming
 from server.config import ROOT, Config
-from server.game.pacing import humanlike
+from server.game.pacing import reply_pace
 
 from served import ServerProcess
 
@@ -103,14 +103,12 @@ class Crowd:
     def __init__(self, base: str) -> None:
         self.base = base
         self.timing = ReplyTiming.load(ROOT / "model" / "default" / "timing.json")
-        self.bounds = Config({}).as_dict()
+        self.config = {**Config({}).as_dict(), "BOT_DELAY_SCALE": SCALE}  # as the server's
         self.played = 0
         self.views: list[Seen] = []
 
     def pace(self, partner_text: str, text: str, rng: random.Random) -> tuple[float, float]:
-        wait, typing = humanlike(*self.timing.sample(partner_text, text, rng), partner_text, text,
-                                 self.bounds)
-        return wait * SCALE, typing * SCALE
+        return reply_pace(self.timing, partner_text, text, rng, self.config)
 
     def done(self) -> bool:
         c = counts(self.views)
