@@ -18,9 +18,9 @@ from collections.abc import Mapping
 from typing import Any
 
 from flask import Flask
-from sqlalchemy import event, make_url
 
 from . import models  # noqa: F401 -- the tables, for Flask-Migrate
+from . import sqlite
 from .config import WEB_DIR, Config, database_url
 from .extensions import db, migrate, socketio
 from .game import Arena
@@ -49,26 +49,6 @@ def _secret_key(instance_path: str) -> str:
         return f.read().strip()
 
 
-def _sqlite_pragmas(connection: Any, _record: Any) -> None:
-    """WAL: readers never block the writer; a busy writer is waited for, not an error;
-    FULL: a commit (so an acknowledged verdict) survives a crash and a power cut."""
-    cursor = connection.cursor()
-    for pragma in ("journal_mode=WAL", "busy_timeout=10000", "synchronous=FULL"):
-        cursor.execute(f"PRAGMA {pragma}")
-    cursor.close()
-
-
-def _engine_options(uri: str) -> dict[str, Any]:
-    """A SQLite file gets a connection for every thread that asks, at once. With a
-    bounded pool (5 + 10), forty browsers connecting together held every connection
-    while each waited for another: 30 s stalls.
-    A SQLite connection costs a file handle; PostgreSQL keeps SQLAlchemy's bounds."""
-    url = make_url(uri)
-    if url.get_backend_name() == "sqlite" and url.database not in (None, "", ":memory:"):
-        return {"pool_size": 20, "max_overflow": -1}
-    return {}
-
-
 def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     """Build the application from the environment, or from `test_config` on top of it."""
     app = Flask(__name__, instance_relative_config=True,
@@ -82,12 +62,11 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
                           database_url(app.config["DATABASE_URL"], app.instance_path))
     if not app.config["SECRET_KEY"]:
         app.config["SECRET_KEY"] = _secret_key(app.instance_path)
-    app.config.setdefault("SQLALCHEMY_ENGINE_OPTIONS", _engine_options(app.config["SQLALCHEMY_DATABASE_URI"]))
+    app.config.setdefault("SQLALCHEMY_ENGINE_OPTIONS", sqlite.engine_options(app.config["SQLALCHEMY_DATABASE_URI"]))
 
     db.init_app(app)
     with app.app_context():
-        if db.engine.dialect.name == "sqlite":
-            event.listen(db.engine, "connect", _sqlite_pragmas)
+        sqlite.configure(db.engine)
     migrate.init_app(app, db)
     app.session_interface = EventSessionInterface()
     socketio.init_app(app, **socket_options(app.config))

@@ -114,13 +114,6 @@ def test_sigterm_ends_running_games_cleanly_and_they_are_counted_apart(tmp_path)
         assert board["excluded_server_restart"] == 1
 
 
-def test_sqlite_runs_in_wal_mode_with_a_busy_timeout(app):
-    with app.app_context(), db.engine.connect() as conn:
-        assert conn.execute(text("pragma journal_mode")).scalar() == "wal"
-        assert conn.execute(text("pragma busy_timeout")).scalar() == 10_000
-        assert conn.execute(text("pragma synchronous")).scalar() == 2  # FULL
-
-
 def test_concurrent_writers_never_see_database_is_locked(app, tmp_path):
     """Eight threads of this app and another process write at once, for a while."""
     path = app.config["SQLALCHEMY_DATABASE_URI"].removeprefix("sqlite:///")
