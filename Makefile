@@ -6,6 +6,7 @@ SERVE_STAMP := $(VENV)/.serving
 STAMP := $(VENV)/.installed
 NPM_STAMP := web/node_modules/.installed
 CHROMIUM := /usr/bin/chromium
+REDIS := /usr/bin/redis-server
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: run test model bench chat clean
@@ -20,7 +21,7 @@ $(SERVE_STAMP): pyproject.toml | $(VENV)/bin/python
 	touch $@
 
 $(STAMP): pyproject.toml | $(VENV)/bin/python
-	$(PY) -m pip install --quiet -e '.[train,test]'
+	$(PY) -m pip install --quiet -e '.[train,test,cluster]'
 	touch $@
 
 $(NPM_STAMP): web/package.json web/package-lock.json
@@ -36,7 +37,12 @@ $(CHROMIUM):
 	$(SUDO) apt-get update -q
 	$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium
 
-test: $(STAMP) $(NPM_STAMP) $(CHROMIUM)
+# The cluster's tests start their own throwaway Redis (unless TEST_REDIS_URL names one).
+$(REDIS):
+	$(SUDO) apt-get update -q
+	$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -q redis-server
+
+test: $(STAMP) $(NPM_STAMP) $(CHROMIUM) $(REDIS)
 	$(PY) -m pytest -q
 
 chat: $(STAMP)

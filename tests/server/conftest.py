@@ -14,10 +14,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import redis
 from flask import Flask
 from flask_migrate import upgrade
 
 from server import create_app, db, socketio
+
+from services import redis_server
 
 
 class FakeTiming:
@@ -209,3 +212,19 @@ def pair(app, new_player):
 def client_factory(app):
     """Fresh browsers for HTTP-only tests."""
     return app.test_client
+
+
+@pytest.fixture(scope="session")
+def redis_url() -> Iterator[str]:
+    """A Redis server for the session: TEST_REDIS_URL's, or a throwaway one."""
+    with redis_server() as url:
+        yield url
+
+
+@pytest.fixture
+def redis_client(redis_url) -> Iterator[redis.Redis]:
+    """A client of that server, emptied after each test."""
+    client = redis.Redis.from_url(redis_url)
+    yield client
+    client.flushdb()
+    client.close()
