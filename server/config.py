@@ -106,6 +106,9 @@ class Config:
         self.SECRET_KEY = env.get("SECRET_KEY") or None
         self.ADMIN_TOKEN = env.get("ADMIN_TOKEN") or None
         self.DATABASE_URL = env.get("DATABASE_URL") or None
+        # A cluster's Redis: the live games, Socket.IO's message queue between web
+        # processes, and the machines' reply jobs. Unset: one process, all in memory.
+        self.REDIS_URL = env.get("REDIS_URL") or None
         self.HOST = env.get("HOST") or "127.0.0.1"
         self.PORT = _number(env, "PORT", 5000, 1, 65535, int)
         # None means "the shipped machines" (GRU + ELIZA), built lazily on first use;
