@@ -1,4 +1,6 @@
-"""A machine whose replies are computed in a worker process of its own.
+"""Machines whose replies are computed in a process of their own: `ProcessMachine`, the
+server's worker process over a pipe, and `BatchAnswerer`, how such a process (that one,
+or a bot worker: `bot_worker`) answers a batch.
 
 The NumPy GRU spends much of a reply in small array operations that hold the
 interpreter lock; in the server's process that stalls every game's relaying. Here the
@@ -73,27 +75,50 @@ class ProcessMachine:
 
 
 def _serve(conn: Any, loader: Callable[[], Machine]) -> None:
-    """The worker process: answer batches until the server closes the pipe.
+    """The worker process: answer batches until the server closes the pipe."""
+    machine = loader()  # imports NumPy, so its BLAS is loaded before it is limited
+    answerer = BatchAnswerer()
+    while True:
+        try:
+            histories = conn.recv()
+        except (EOFError, OSError):
+            return
+        conn.send(answerer.answer(machine, histories))
+
+
+Answer = tuple[bool, list[str] | str]  # (True, replies) or (False, what went wrong)
+
+
+class BatchAnswerer:
+    """Answers the batches of a process that computes machine replies (the server's
+    worker process, a bot worker): make it once the machines are loaded.
 
     Its BLAS gets one thread. OpenBLAS starts a thread per core and keeps them spinning
     between calls; on two cores that took the core the server's threads and its clients
     need, and doubled the arena's p99 at 500 judges (docs/load.md). The GRU's products
     are too small to gain from a second thread. And it lets the server go first while
     the cores have room (`Priority`)."""
-    machine = loader()  # imports NumPy, so its BLAS is loaded before it is limited
-    threadpool_limits(1)
-    priority = Priority()
-    while True:
-        try:
-            histories = conn.recv()
-        except (EOFError, OSError):
-            return
+
+    def __init__(self) -> None:
+        threadpool_limits(1)
+        self.priority = Priority()
+
+    def answer(self, machine: Machine, histories: Sequence[History]) -> Answer:
+        """One pass over `histories` (`reply_batch` where the machine has it); a failure is
+        answered as text, for the asker to raise, so one bad batch never stops the worker."""
         wall, cpu = time.monotonic(), time.process_time()
         try:
-            conn.send((True, list(machine.reply_batch(histories))))
-        except Exception as exc:  # noqa: BLE001 -- reported to the server, which ends that game
-            conn.send((False, f"{type(exc).__name__}: {exc}"))
-        priority.after_batch((time.monotonic() - wall) - (time.process_time() - cpu))
+            if callable(getattr(machine, "reply_batch", None)):
+                texts = list(machine.reply_batch(histories))  # type: ignore[attr-defined]
+            else:
+                texts = [machine.reply(history) for history in histories]
+            if len(texts) != len(histories):
+                raise ValueError(f"{len(texts)} replies for {len(histories)} histories")
+            result: Answer = (True, texts)
+        except Exception as exc:  # noqa: BLE001 -- reported to the asker, which ends that game
+            result = (False, f"{type(exc).__name__}: {exc}")
+        self.priority.after_batch((time.monotonic() - wall) - (time.process_time() - cpu))
+        return result
 
 
 class Priority:
