@@ -69,11 +69,15 @@ def _names(env: Mapping[str, str], name: str, known: tuple[str, ...]) -> tuple[s
 
 
 def database_url(raw: str | None, instance_path: str) -> str:
-    """`DATABASE_URL`, or SQLite in the instance folder; accepts Heroku-style postgres://."""
+    """`DATABASE_URL` for SQLAlchemy, or SQLite in the instance folder.
+
+    PostgreSQL's URLs (`postgresql://`, and Heroku's `postgres://`) name no driver, and
+    SQLAlchemy would then look for psycopg2; the cluster extra installs psycopg 3."""
     if not raw:
         return "sqlite:///" + os.path.join(instance_path, "arena.sqlite")
-    if raw.startswith("postgres://"):
-        return "postgresql://" + raw[len("postgres://"):]
+    for scheme in ("postgres://", "postgresql://"):
+        if raw.startswith(scheme):
+            return "postgresql+psycopg://" + raw[len(scheme):]
     return raw
 
 

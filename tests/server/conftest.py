@@ -20,7 +20,7 @@ from flask_migrate import upgrade
 
 from server import create_app, db, socketio
 
-from services import redis_server
+from services import postgres_server, redis_server
 
 
 class FakeTiming:
@@ -228,3 +228,10 @@ def redis_client(redis_url) -> Iterator[redis.Redis]:
     yield client
     client.flushdb()
     client.close()
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> Iterator[str]:
+    """A PostgreSQL database for the session: TEST_DATABASE_URL's, or a throwaway cluster's."""
+    with postgres_server() as url:
+        yield url

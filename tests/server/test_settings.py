@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from server import _secret_key, create_app
+from server import _secret_key, create_app, db
 from server.config import Config, database_url
 
 
@@ -39,8 +39,22 @@ def test_a_bad_value_stops_start_up_naming_the_variable(env, message):
 
 def test_the_database_defaults_to_sqlite_in_the_instance_folder():
     assert database_url(None, "/srv/instance") == "sqlite:////srv/instance/arena.sqlite"
-    assert database_url("postgres://u:p@db/arena", "/x") == "postgresql://u:p@db/arena"
     assert database_url("sqlite:////tmp/a.db", "/x") == "sqlite:////tmp/a.db"
+
+
+@pytest.mark.parametrize("raw", ["postgres://u:p@db/arena", "postgresql://u:p@db/arena",
+                                 "postgresql+psycopg://u:p@db/arena"])
+def test_postgresql_urls_get_the_psycopg_3_driver(raw):
+    assert database_url(raw, "/x") == "postgresql+psycopg://u:p@db/arena"
+
+
+def test_a_postgresql_url_opens_with_psycopg_3(monkeypatch):
+    monkeypatch.setenv("DATABASE_URL", "postgresql://u:p@db.invalid/arena")
+    monkeypatch.setenv("SECRET_KEY", "x")
+    app = create_app({"MACHINES": []})
+    app.extensions["arena"].shutdown()
+    with app.app_context():
+        assert db.engine.dialect.driver == "psycopg"
 
 
 def test_the_app_reads_the_environment(monkeypatch, tmp_path):
