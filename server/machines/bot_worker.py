@@ -76,8 +76,8 @@ class BotWorker:
                     raise
 
     def run(self) -> None:
-        """Answer jobs until `stopping`; ride out Redis restarts (a restarted Redis without
-        persistence has lost the groups: they are made again)."""
+        """Answer jobs until `stopping`; ride out Redis restarts and deleted streams (the
+        groups are lost with them: they are made again)."""
         joined = False
         while not self.stopping:
             try:
@@ -90,7 +90,7 @@ class BotWorker:
                 joined = False
                 time.sleep(1)
             except redis.ResponseError as exc:
-                if "NOGROUP" not in str(exc):
+                if not str(exc).startswith(("NOGROUP", "UNBLOCKED")):  # the stream was deleted
                     raise
                 joined = False
 
@@ -170,8 +170,8 @@ def main(argv: Sequence[str] | None = None) -> None:
         parser.error("--redis URL (or REDIS_URL) is required")
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
     machines = [load_machine(entry.strip()) for entry in args.machines.split(",") if entry.strip()]
-    client = redis.Redis.from_url(args.redis, decode_responses=True,
-                                  socket_timeout=BLOCK_MS / 1000 + 10)
+    client = redis.Redis.from_url(args.redis, decode_responses=True, client_name=args.name,
+                                  socket_timeout=BLOCK_MS / 1000 + 10)  # named in CLIENT LIST
     worker = BotWorker(client, machines, args.name, args.claim_after, args.batch)
 
     def stop(signum: int, frame: Any) -> None:
