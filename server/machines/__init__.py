@@ -7,7 +7,9 @@ many games in one pass, `reply_batch(histories)`); one with a `timing` object
 - `roster`: which machines one application plays with (the GRU from `model/` and ELIZA).
 - `eliza`, `eliza_script`: Weizenbaum's ELIZA and its DOCTOR script.
 - `batcher`: replies of many games computed together, off the game's threads.
-- `worker`: a machine computing in a process of its own.
+- `worker`: a machine computing in a process of its own, and how such a process answers.
+- `remote`, `bot_worker`: machines whose replies bot workers compute, from Redis streams
+  (with `REDIS_URL`), and the bot worker process.
 """
 from __future__ import annotations
 
