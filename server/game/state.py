@@ -6,20 +6,20 @@ of seats, not a pair, so that games of more than two players fit the same shape.
 """
 from __future__ import annotations
 
-import itertools
+import secrets
 import time
 from dataclasses import dataclass, field, replace
 
 from ..judging.studies import Enrolment
 
-_tickets = itertools.count(1)
 OPEN_POOL = "open"
 
 
 def new_ticket() -> int:
-    """A number no other waiter or absence of this process has: a timer that outlives
-    what it was set for (a wait that ended, an absence that ended) finds it gone."""
-    return next(_tickets)
+    """A random 62-bit number, so that no two waiters or absences in any process of a
+    cluster share one: a timer that outlives what it was set for (a wait that ended, an
+    absence that ended) finds it gone."""
+    return secrets.randbits(62)
 
 
 @dataclass

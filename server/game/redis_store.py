@@ -1,0 +1,362 @@
+"""The game store in Redis: the live state shared by every web process of a cluster.
+
+Each operation that reads before it writes is one optimistic transaction: it WATCHes
+the keys it reads, decides in Python exactly as the in-memory store does, and writes
+with MULTI/EXEC; if another process changed a watched key in between, EXEC fails and
+the operation runs again on the new state. So a waiter is paired once, a seat sends
+one message per turn, a game ends once, an absence is resolved once, in whichever
+process asks first. Operations that only write (or only read) are single commands or
+one MULTI/EXEC.
+
+The values are JSON. `since`, `started` and `turn_began` are `time.monotonic()`
+readings, which Linux keeps system-wide, so the web processes of a cluster must share
+one host's clock (`make cluster` runs them on one machine).
+
+Layout, under a prefix (default "arena:"):
+    waiters   hash  sid -> waiter          queue     sorted set  sid by arrival
+    game:<id> string the running game      games     set of running game ids
+    seat_of   hash  sid -> [game, seat]    latest    hash  sid -> current or latest game
+    away      hash  player id -> absence   enrolled  hash  sid -> study enrolment
+    recent:<kind>:<key>  list of the most recent values of a kind
+"""
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from dataclasses import asdict, replace
+from typing import Any, TypeVar
+
+import redis
+
+from ..inputs import Rejected
+from ..judging.studies import Enrolment
+from .state import Away, RunningGame, Seat, Sent, Waiter
+from .store import NO_GAME, NOT_YOUR_TURN
+
+Result = TypeVar("Result")
+
+
+# -- values as JSON -----------------------------------------------------------------------
+
+def _enrolment(data: dict | None) -> Enrolment | None:
+    return None if data is None else Enrolment(**{**data, "machines": tuple(data["machines"])})
+
+
+def _waiter(raw: bytes | None) -> Waiter | None:
+    if raw is None:
+        return None
+    data = json.loads(raw)
+    return Waiter(**{**data, "enrolment": _enrolment(data["enrolment"])})
+
+
+def _game(raw: bytes | str | None) -> RunningGame | None:
+    if raw is None:
+        return None
+    data = json.loads(raw) if isinstance(raw, (bytes, str)) else raw
+    return RunningGame(**{**data, "seats": [Seat(**seat) for seat in data["seats"]],
+                          "enrolment": _enrolment(data["enrolment"]),
+                          "history": [tuple(item) for item in data["history"]]})
+
+
+def _away(raw: bytes | None) -> Away | None:
+    if raw is None:
+        return None
+    data = json.loads(raw)
+    return Away(**{**data, "final": _game(data["final"]) if data["final"] else None})
+
+
+def _json(value: Any) -> str:
+    return json.dumps(asdict(value))
+
+
+def _tuples(value: Any) -> Any:
+    """A remembered value as it was given: JSON has lists where Python had tuples."""
+    return tuple(_tuples(v) for v in value) if isinstance(value, list) else value
+
+
+class RedisGameStore:
+    """`GameStore` in Redis, shared by every process that uses the same server and prefix."""
+
+    def __init__(self, client: redis.Redis, prefix: str = "arena:") -> None:
+        self.r = client
+        self.prefix = prefix
+        self.waiters, self.queue, self.arrivals = prefix + "waiters", prefix + "queue", prefix + "arrivals"
+        self.games, self.seats, self.latest = prefix + "games", prefix + "seat_of", prefix + "latest"
+        self.away, self.enrolled = prefix + "away", prefix + "enrolled"
+
+    @classmethod
+    def from_url(cls, url: str, prefix: str = "arena:") -> RedisGameStore:
+        return cls(redis.Redis.from_url(url, health_check_interval=30), prefix)
+
+    def _game_key(self, game_id: int) -> str:
+        return f"{self.prefix}game:{game_id}"
+
+    def _transaction(self, decide: Callable[[Any], Result], *watched: str) -> Result:
+        """Run `decide(pipe)` until its writes commit with nothing it watched changed.
+        `decide` reads through `pipe` (immediate mode), then calls `pipe.multi()` and
+        queues its writes; what it returns is the operation's result."""
+        return self.r.transaction(decide, *watched, value_from_callable=True)
+
+    # -- waiting ----------------------------------------------------------------------
+
+    def enqueue(self, waiter: Waiter) -> None:
+        arrival = self.r.incr(self.arrivals)
+
+        def decide(pipe: Any) -> None:
+            if pipe.hexists(self.waiters, waiter.sid):
+                raise Rejected("already_waiting", "You are already waiting for a partner.")
+            if pipe.hexists(self.seats, waiter.sid):
+                raise Rejected("in_game", "Finish the current game first.")
+            pipe.multi()
+            pipe.hset(self.waiters, waiter.sid, _json(waiter))
+            pipe.zadd(self.queue, {waiter.sid: arrival})
+        self._transaction(decide, self.waiters, self.seats)
+
+    def _queued(self, pipe: Any) -> list[Waiter]:
+        """Every waiter, in the order they came."""
+        sids = pipe.zrange(self.queue, 0, -1)
+        raws = pipe.hmget(self.waiters, sids) if sids else []
+        return [w for w in map(_waiter, raws) if w is not None]
+
+    def pair(self, sid: str) -> Waiter | None:
+        def decide(pipe: Any) -> Waiter | None:
+            waiter = _waiter(pipe.hget(self.waiters, sid))
+            if waiter is None or waiter.to_machine or waiter.partner_sid is not None or waiter.claimed:
+                return None
+            partner = next((w for w in self._queued(pipe)
+                            if w.pool == waiter.seeks and w.seeks == waiter.pool
+                            and not w.to_machine and w.partner_sid is None and not w.claimed
+                            and w.player_id != waiter.player_id), None)
+            if partner is None:
+                return None
+            partner.partner_sid, waiter.partner_sid = waiter.sid, partner.sid
+            pipe.multi()
+            pipe.hset(self.waiters, mapping={sid: _json(waiter), partner.sid: _json(partner)})
+            return partner
+        return self._transaction(decide, self.waiters)
+
+    def claim_pair(self, first: str, second: str) -> tuple[list[Waiter], list[Waiter]]:
+        def decide(pipe: Any) -> tuple[list[Waiter], list[Waiter]]:
+            a, b = (_waiter(raw) for raw in pipe.hmget(self.waiters, [first, second]))
+            if a is not None and b is not None and a.partner_sid == second and b.partner_sid == first:
+                a.claimed = b.claimed = True
+                changed, result = [a, b], ([a, b], [])
+            else:
+                changed = [w for w, other in ((a, second), (b, first))
+                           if w is not None and w.partner_sid == other]
+                for waiter in changed:
+                    waiter.partner_sid = None
+                result = ([], changed)
+            pipe.multi()
+            if changed:
+                pipe.hset(self.waiters, mapping={w.sid: _json(w) for w in changed})
+            return result
+        return self._transaction(decide, self.waiters)
+
+    def claim_alone(self, sid: str, ticket: int) -> Waiter | None:
+        def decide(pipe: Any) -> Waiter | None:
+            waiter = _waiter(pipe.hget(self.waiters, sid))
+            if waiter is None or waiter.ticket != ticket or waiter.partner_sid is not None \
+                    or waiter.claimed:
+                return None
+            waiter.claimed = True
+            pipe.multi()
+            pipe.hset(self.waiters, sid, _json(waiter))
+            return waiter
+        return self._transaction(decide, self.waiters)
+
+    def drop_waiter(self, sid: str) -> Waiter | None:
+        def decide(pipe: Any) -> Waiter | None:
+            waiter = _waiter(pipe.hget(self.waiters, sid))
+            pipe.multi()
+            pipe.hdel(self.waiters, sid)
+            pipe.zrem(self.queue, sid)
+            return waiter
+        return self._transaction(decide, self.waiters)
+
+    def drop_study_waiters(self, study_id: int) -> list[Waiter]:
+        def decide(pipe: Any) -> list[Waiter]:
+            dropped = [w for w in self._queued(pipe)
+                       if w.enrolment is not None and w.enrolment.study_id == study_id]
+            pipe.multi()
+            if dropped:
+                pipe.hdel(self.waiters, *(w.sid for w in dropped))
+                pipe.zrem(self.queue, *(w.sid for w in dropped))
+            return dropped
+        return self._transaction(decide, self.waiters)
+
+    def waiting(self) -> int:
+        return self.r.hlen(self.waiters)
+
+    # -- running games ----------------------------------------------------------------
+
+    def add_game(self, game: RunningGame) -> None:
+        with self.r.pipeline() as pipe:  # MULTI/EXEC
+            pipe.set(self._game_key(game.id), _json(game))
+            pipe.sadd(self.games, game.id)
+            for i, seat in enumerate(game.seats):
+                if seat.sid is not None:
+                    pipe.hdel(self.waiters, seat.sid)
+                    pipe.zrem(self.queue, seat.sid)
+                    pipe.hset(self.seats, seat.sid, json.dumps([game.id, i]))
+                    pipe.hset(self.latest, seat.sid, game.id)
+            pipe.execute()
+
+    def game(self, game_id: int) -> RunningGame | None:
+        return _game(self.r.get(self._game_key(game_id)))
+
+    def running(self) -> list[RunningGame]:
+        ids = self.r.smembers(self.games)
+        raws = self.r.mget([self._game_key(int(i)) for i in ids]) if ids else []
+        return [g for g in map(_game, raws) if g is not None]
+
+    def running_count(self) -> int:
+        return self.r.scard(self.games)
+
+    def seat_of(self, sid: str) -> tuple[int, int] | None:
+        raw = self.r.hget(self.seats, sid)
+        return None if raw is None else tuple(json.loads(raw))
+
+    def latest_game(self, sid: str) -> int | None:
+        raw = self.r.hget(self.latest, sid)
+        return None if raw is None else int(raw)
+
+    def _change_game(self, game_id: int, change: Callable[[RunningGame], Result]) -> Result:
+        """Apply `change` to the running game and store it, atomically; Rejected (no
+        game) if it has ended. `change` may raise Rejected to leave the game as it is."""
+        key = self._game_key(game_id)
+
+        def decide(pipe: Any) -> Result:
+            game = _game(pipe.get(key))
+            if game is None:
+                raise Rejected(*NO_GAME)
+            result = change(game)
+            pipe.multi()
+            pipe.set(key, _json(game))
+            return result
+        return self._transaction(decide, key)
+
+    def send(self, game_id: int, seat: int, text: str) -> Sent:
+        def change(game: RunningGame) -> Sent:
+            if game.turn != seat:
+                raise Rejected(*NOT_YOUR_TURN)
+            sender = game.seats[seat]
+            show_typing, sender.typing_shown = not sender.typing_shown, False
+            game.history.append((seat, text))
+            game.turn = game.partner_of(seat)
+            game.turn_began = time.monotonic()
+            return Sent(game.copy(), seat, show_typing)
+        return self._change_game(game_id, change)
+
+    def show_typing(self, game_id: int, seat: int) -> RunningGame | None:
+        def change(game: RunningGame) -> RunningGame | None:
+            if game.turn != seat:
+                raise Rejected(*NOT_YOUR_TURN)
+            if game.seats[seat].typing_shown:
+                return None
+            game.seats[seat].typing_shown = True
+            return game.copy()
+        return self._change_game(game_id, change)
+
+    def end(self, game_id: int) -> RunningGame | None:
+        key = self._game_key(game_id)
+
+        def decide(pipe: Any) -> RunningGame | None:
+            game = _game(pipe.get(key))
+            if game is None:
+                return None
+            sids = [seat.sid for seat in game.seats if seat.sid is not None]
+            playing = pipe.hmget(self.seats, sids) if sids else []
+            pipe.multi()
+            pipe.delete(key)
+            pipe.srem(self.games, game_id)
+            ours = [sid for sid, raw in zip(sids, playing) if raw is not None and json.loads(raw)[0] == game_id]
+            if ours:
+                pipe.hdel(self.seats, *ours)
+            return game
+        return self._transaction(decide, key, self.seats)
+
+    def seat_away(self, game_id: int, seat: int) -> None:
+        key = self._game_key(game_id)
+
+        def decide(pipe: Any) -> None:
+            game = _game(pipe.get(key))
+            if game is None:
+                return
+            old = game.seats[seat].sid
+            game.seats[seat].sid = None
+            pipe.multi()
+            if old is not None:
+                pipe.hdel(self.seats, old)
+            pipe.set(key, _json(game))
+        self._transaction(decide, key)
+
+    def seat_back(self, game_id: int, seat: int, sid: str) -> RunningGame | None:
+        key = self._game_key(game_id)
+
+        def decide(pipe: Any) -> RunningGame | None:
+            game = _game(pipe.get(key))
+            pipe.multi()
+            pipe.hset(self.latest, sid, game_id)
+            if game is None:
+                return None
+            game.seats[seat].sid = sid
+            pipe.set(key, _json(game))
+            pipe.hset(self.seats, sid, json.dumps([game_id, seat]))
+            return game
+        return self._transaction(decide, key)
+
+    def forget(self, sid: str) -> None:
+        with self.r.pipeline() as pipe:
+            pipe.hdel(self.latest, sid)
+            pipe.hdel(self.enrolled, sid)
+            pipe.execute()
+
+    # -- people away ------------------------------------------------------------------
+
+    def set_away(self, player_id: int, away: Away) -> None:
+        self.r.hset(self.away, player_id, _json(away))
+
+    def pop_away(self, player_id: int, ticket: int | None = None) -> Away | None:
+        def decide(pipe: Any) -> Away | None:
+            away = _away(pipe.hget(self.away, player_id))
+            if away is None or (ticket is not None and away.ticket != ticket):
+                return None
+            pipe.multi()
+            pipe.hdel(self.away, player_id)
+            return away
+        return self._transaction(decide, self.away)
+
+    def note_missed_end(self, player_id: int, game: RunningGame, reason: str) -> None:
+        def decide(pipe: Any) -> None:
+            away = _away(pipe.hget(self.away, player_id))
+            if away is None or away.game_id != game.id:
+                return
+            pipe.multi()
+            pipe.hset(self.away, player_id, _json(replace(away, missed_end=reason, final=game.copy())))
+        self._transaction(decide, self.away)
+
+    # -- study presence ---------------------------------------------------------------
+
+    def enrol(self, sid: str, enrolment: Enrolment) -> None:
+        self.r.hset(self.enrolled, sid, _json(enrolment))
+
+    def online(self, study_id: int) -> list[Enrolment]:
+        enrolments = (_enrolment(json.loads(raw)) for raw in self.r.hvals(self.enrolled))
+        return [e for e in enrolments if e.study_id == study_id]
+
+    # -- what recently happened -------------------------------------------------------
+
+    def _recent_key(self, kind: str, key: Any) -> str:
+        return f"{self.prefix}recent:{kind}:{json.dumps(key)}"
+
+    def remember(self, kind: str, key: Any, value: Any, keep: int) -> None:
+        name = self._recent_key(kind, key)
+        with self.r.pipeline() as pipe:
+            pipe.rpush(name, json.dumps(value))
+            pipe.ltrim(name, -keep, -1)
+            pipe.execute()
+
+    def recent(self, kind: str, key: Any) -> list[Any]:
+        return [_tuples(json.loads(raw)) for raw in self.r.lrange(self._recent_key(kind, key), 0, -1)]
