@@ -7,6 +7,7 @@ STAMP := $(VENV)/.installed
 NPM_STAMP := web/node_modules/.installed
 CHROMIUM := /usr/bin/chromium
 REDIS := /usr/bin/redis-server
+POSTGRES := /usr/lib/postgresql
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: run test model bench chat clean
@@ -42,7 +43,12 @@ $(REDIS):
 	$(SUDO) apt-get update -q
 	$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -q redis-server
 
-test: $(STAMP) $(NPM_STAMP) $(CHROMIUM) $(REDIS)
+# ... and their own throwaway PostgreSQL cluster (unless TEST_DATABASE_URL names a database).
+$(POSTGRES):
+	$(SUDO) apt-get update -q
+	$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -q postgresql
+
+test: $(STAMP) $(NPM_STAMP) $(CHROMIUM) $(REDIS) $(POSTGRES)
 	$(PY) -m pytest -q
 
 chat: $(STAMP)

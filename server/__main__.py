@@ -1,4 +1,4 @@
-"""`python -m server`: bring the database up to the latest migration, then serve.
+"""`python -m server`: bring SQLite up to the latest migration, then serve.
 
 This is the entry point of `make run` and of the Procfile: the server that
 tools/loadtest.py measures and whose SIGTERM handling the tests check.
@@ -31,7 +31,7 @@ from flask_migrate import upgrade
 from gevent import monkey
 from gevent.pywsgi import WSGIHandler, WSGIServer
 
-from . import create_app, socketio
+from . import create_app, db, socketio
 
 log = logging.getLogger("server")
 
@@ -94,11 +94,20 @@ def drain(server: Any, timeout: float = 2.0) -> None:
     time.sleep(0.2)  # the writers' last send
 
 
+def migrate_embedded_database() -> None:
+    """Bring SQLite, the embedded default that one process owns, to the latest migration.
+
+    A shared database (PostgreSQL) is migrated once by the deploy step, `flask --app
+    server db upgrade`, not by every web process at its start, racing the others."""
+    if db.engine.dialect.name == "sqlite":
+        upgrade()
+
+
 def main() -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     app = create_app()
     with app.app_context():
-        upgrade()
+        migrate_embedded_database()
         orphans = app.extensions["arena"].end_orphans()
     if orphans:
         log.info("closed %d game(s) left running by the last stop", orphans)

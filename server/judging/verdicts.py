@@ -46,7 +46,8 @@ def parse_guess(data: dict) -> Guess:
 
 def judged_game(player_id: int, game_id: Any) -> Game:
     """The game a verdict or report is about, if the player played in it."""
-    valid = type(game_id) is int and 0 < game_id < 2**63  # what SQLite can hold
+    # An Integer column: 32 bits on PostgreSQL, which refuses to compare a larger number.
+    valid = type(game_id) is int and 0 < game_id < 2**31
     game = db.session.get(Game, game_id) if valid else None
     if game is None or game.seat_of(player_id) is None:
         raise Rejected("no_game", "There is no game of yours to judge.")
