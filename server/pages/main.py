@@ -25,6 +25,7 @@ from flask import (
     session,
     url_for,
 )
+from flask.blueprints import BlueprintSetupState
 from flask.typing import ResponseReturnValue
 from sqlalchemy import text
 from werkzeug.exceptions import HTTPException
@@ -34,8 +35,10 @@ from ..game import arena_of
 from ..inputs import one_line
 from ..models import Player
 from ..stats import leaderboard as stats
+from ..stats.cache import CACHE_SECONDS, TimedCache
 
 bp = Blueprint("arena", __name__)
+LEADERBOARD_CACHE = "leaderboard_cache"  # the app's TimedCache of public boards
 NICKNAME_CHARS = 32
 VENDOR_FILES = {"socket.io.min.js", "socket.io.min.js.map"}
 YEAR = 365 * 86400
@@ -157,17 +160,31 @@ def play() -> ResponseReturnValue:
     return render_template("play.html", cfg=current_app.config, client_version=client_version())
 
 
+@bp.record
+def keep_boards(state: BlueprintSetupState) -> None:
+    """Each application keeps its own boards (tests build many applications)."""
+    state.app.extensions[LEADERBOARD_CACHE] = TimedCache()
+
+
+def public_board() -> dict:
+    """The public leaderboard, as computed at most LEADERBOARD_CACHE_SECONDS ago."""
+    minimum = current_app.config["JUDGE_MIN_VERDICTS"]
+    max_age = current_app.config.get("LEADERBOARD_CACHE_SECONDS", CACHE_SECONDS)
+    return current_app.extensions[LEADERBOARD_CACHE].get(
+        minimum, lambda: stats.leaderboard(minimum), max_age)
+
+
 @bp.get("/leaderboard")
 def leaderboard() -> ResponseReturnValue:
     """Pass rates with intervals, as a table and a chart, and the best judges."""
-    board = stats.leaderboard(current_app.config["JUDGE_MIN_VERDICTS"])
+    board = public_board()
     return render_template("leaderboard.html", board=board, cfg=current_app.config)
 
 
 @bp.get("/leaderboard/board")
 def leaderboard_board() -> ResponseReturnValue:
     """The leaderboard's figures alone, which the page fetches to refresh itself."""
-    board = stats.leaderboard(current_app.config["JUDGE_MIN_VERDICTS"])
+    board = public_board()
     response = current_app.make_response(render_template("_board.html", board=board))
     response.cache_control.no_store = True
     return response
@@ -176,7 +193,7 @@ def leaderboard_board() -> ResponseReturnValue:
 @bp.get("/api/leaderboard")
 def api_leaderboard() -> ResponseReturnValue:
     """The leaderboard as JSON: `bots`, `humans`, `judges`."""
-    return jsonify(stats.leaderboard(current_app.config["JUDGE_MIN_VERDICTS"]))
+    return jsonify(public_board())
 
 
 @bp.get("/healthz")
