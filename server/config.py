@@ -6,6 +6,7 @@ same names through `create_app(test_config)` instead of patching modules.
 from __future__ import annotations
 
 import os
+import socket
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -113,6 +114,13 @@ class Config:
         # A cluster's Redis: the live games, Socket.IO's message queue between web
         # processes, and the machines' reply jobs. Unset: one process, all in memory.
         self.REDIS_URL = env.get("REDIS_URL") or None
+        # Socket.IO's message queue between the web processes: REDIS_URL's server unless
+        # another is named (pub/sub traffic can have a server of its own).
+        self.MESSAGE_QUEUE_URL = env.get("MESSAGE_QUEUE_URL") or self.REDIS_URL
+        # Every key and channel of this arena in Redis starts with it: arenas can share a server.
+        self.REDIS_PREFIX = env.get("REDIS_PREFIX") or "arena:"
+        # This process's name on /healthz, so a balancer's answers say who answered.
+        self.INSTANCE = env.get("INSTANCE") or f"{socket.gethostname()}:{env.get('PORT') or 5000}"
         self.HOST = env.get("HOST") or "127.0.0.1"
         self.PORT = _number(env, "PORT", 5000, 1, 65535, int)
         # None means "the shipped machines" (GRU + ELIZA), built lazily on first use;

@@ -12,6 +12,7 @@ from __future__ import annotations
 import random
 from typing import Any
 
+import redis
 from flask import Flask
 
 from ..inputs import Rejected
@@ -21,11 +22,13 @@ from ..judging.transcripts import Recorder
 from ..machines.batcher import ReplyBatcher
 from ..machines.roster import Roster
 from ..models import SERVER_RESTART
+from .deadlines import RedisDeadlines
 from .endings import PARTNER_LEFT, Endings
 from .matchmaking import Matchmaking
 from .memory_store import MemoryGameStore
 from .mimicry import Mimicry
 from .plumbing import Plumbing
+from .redis_store import RedisGameStore
 from .scheduler import Scheduler
 from .store import GameStore
 from .turns import Turns
@@ -34,19 +37,37 @@ NOT_STORED = ("not_stored", "This conversation could not be stored yet, so neith
                             "verdict. Please try again in a moment.")
 
 
+def live_state(app: Flask) -> tuple[GameStore, Scheduler | RedisDeadlines]:
+    """The game store and the clock: in this process's memory, or with `REDIS_URL` in
+    Redis, shared by every web process of a cluster."""
+    local = Scheduler(app.app_context)
+    url = app.config.get("REDIS_URL")
+    if not url:
+        return MemoryGameStore(), local
+    client = redis.Redis.from_url(url, health_check_interval=30)
+    prefix = app.config["REDIS_PREFIX"]
+    return RedisGameStore(client, prefix), RedisDeadlines(client, local, prefix + "deadlines")
+
+
 class Arena:
-    def __init__(self, app: Flask, server: Any, store: GameStore | None = None) -> None:
+    def __init__(self, app: Flask, server: Any) -> None:
         self.rng = random.Random()
-        self.store = store if store is not None else MemoryGameStore()
+        self.store, scheduler = live_state(app)
+        # In a cluster the other web processes play on when this one stops.
+        self.shared = isinstance(self.store, RedisGameStore)
         self.plumbing = Plumbing(
-            config=app.config, store=self.store, scheduler=Scheduler(app.app_context),
+            config=app.config, store=self.store, scheduler=scheduler,
             recorder=Recorder(app), replies=ReplyBatcher(app.config.get("REPLY_BATCHING", True)),
             roster=Roster(app.config.get("MACHINES"),
-                          worker_process=app.config.get("REPLY_PROCESS", False)),
+                          worker_process=app.config.get("REPLY_PROCESS", False),
+                          redis_url=app.config.get("REDIS_URL")),
             mimicry=Mimicry(self.store, app.config, self.rng), rng=self.rng, server=server)
         self.endings = Endings(self.plumbing)
         self.turns = Turns(self.plumbing, self.endings)
         self.matchmaking = Matchmaking(self.plumbing, self.turns, self.endings)
+        if isinstance(scheduler, RedisDeadlines):
+            scheduler.register(*self.matchmaking.deadlines(), *self.turns.deadlines(),
+                               *self.endings.deadlines())
 
     # The parts' shared tools, named for tests and the entry point.
     @property
@@ -66,7 +87,7 @@ class Arena:
         return self.plumbing.recorder
 
     @property
-    def scheduler(self) -> Scheduler:
+    def scheduler(self) -> Scheduler | RedisDeadlines:
         return self.plumbing.scheduler
 
     # -- what players do ----------------------------------------------------------------
@@ -127,7 +148,11 @@ class Arena:
     def end_all(self, reason: str = SERVER_RESTART) -> int:
         """End every running game now (the server is stopping): each person gets
         `game_over {reason}`, and the games are stored with that reason, so the
-        statistics can count them apart. Returns how many games were ended."""
+        statistics can count them apart. Returns how many games were ended.
+        A cluster's games are not this process's to end: its players reconnect to
+        another web process within their grace period, so this ends none."""
+        if self.shared:
+            return 0
         return sum(self.endings.end(game.id, game.for_everyone(reason), reason)
                    for game in self.store.running())
 

@@ -9,6 +9,7 @@ gets `resume` with the game so far.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import replace
 
 from ..judging.transcripts import STORE_END, end_row
@@ -21,6 +22,10 @@ PARTNER_LEFT = "partner_left"  # what a judge is told whoever ended the game
 class Endings:
     def __init__(self, plumbing: Plumbing) -> None:
         self.p = plumbing
+
+    def deadlines(self) -> tuple[Callable[..., None], ...]:
+        """The callbacks this part sets for later (a cluster's clock names them)."""
+        return (self.time_up, self.machine_leaves, self._gone)
 
     def end(self, game_id: int, reasons: dict[int, str], why: str, ender: int | None = None,
             stored: bool = False) -> bool:

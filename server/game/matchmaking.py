@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 
 from ..judging import transcripts
 from ..judging.studies import Enrolment
@@ -28,6 +29,10 @@ STUDY_CLOSED = {"code": "session_closed", "message": "The organiser has closed t
 class Matchmaking:
     def __init__(self, plumbing: Plumbing, turns: Turns, endings: Endings) -> None:
         self.p, self.turns, self.endings = plumbing, turns, endings
+
+    def deadlines(self) -> tuple[Callable[..., None], ...]:
+        """The callbacks this part sets for later (a cluster's clock names them)."""
+        return (self._start_machine_game,)
 
     def find_game(self, sid: str, player_id: int, enrolment: Enrolment | None = None) -> None:
         """Queue a player (Rejected if this connection already waits or plays)."""
@@ -103,7 +108,7 @@ class Matchmaking:
                                         None if enrolment is None else enrolment.study_id)
         seconds = self.p.config["GAME_SECONDS"] if enrolment is None else enrolment.seconds
         game = RunningGame(game_id, seats, turn=first, seconds=seconds, enrolment=enrolment)
-        self.p.store.add_game(game)
+        gone = self.p.store.add_game(game)
         for i, seat in enumerate(seats):
             self.p.emit("game_started", {"game_id": game_id, "you_first": i == first,
                                          "seconds": seconds, "max_chars": self.p.config["MAX_CHARS"]},
@@ -111,9 +116,8 @@ class Matchmaking:
         self.p.scheduler.later(seconds, self.endings.time_up, game_id)
         if seats[first].machine is not None:
             self.p.scheduler.later(0, self.turns.machine_turn, game_id)
-        for seat in seats:  # closed while the game was being set up: they left it
-            if seat.sid is not None and not self.p.connected(seat.sid):
-                self.endings.leave(seat.sid)
+        for sid in gone:
+            self.endings.leave(sid)
         return game
 
     def close_study(self, study_id: int) -> None:

@@ -30,6 +30,9 @@ class MemoryGameStore:
         self._enrolled: dict[str, Enrolment] = {}  # sid -> the study it plays in
         self._recent: dict[tuple[str, Any], deque] = {}
 
+    def available(self) -> bool:
+        return True
+
     # -- waiting ----------------------------------------------------------------------
 
     def enqueue(self, waiter: Waiter) -> None:
@@ -93,14 +96,17 @@ class MemoryGameStore:
 
     # -- running games ----------------------------------------------------------------
 
-    def add_game(self, game: RunningGame) -> None:
+    def add_game(self, game: RunningGame) -> list[str]:
         with self._lock:
             self._games[game.id] = game.copy()
+            gone = [seat.sid for seat in game.seats
+                    if seat.sid is not None and seat.sid not in self._waiters]
             for i, seat in enumerate(game.seats):
                 if seat.sid is not None:
                     self._waiters.pop(seat.sid, None)
                     self._seat_of[seat.sid] = (game.id, i)
                     self._latest[seat.sid] = game.id
+            return gone
 
     def game(self, game_id: int) -> RunningGame | None:
         with self._lock:

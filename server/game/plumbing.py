@@ -30,9 +30,9 @@ class Plumbing:
     def emit(self, event: str, data: dict, sid: str | None,
              callback: Callable[..., None] | None = None) -> None:
         """Send to one connected person (a machine's seat, or an away person's, has no
-        sid); `callback` runs when their browser acknowledges the event."""
+        sid); `callback` runs when their browser acknowledges the event. A person
+        connected to this process is written to directly; in a cluster, one connected to
+        another web process is reached through Socket.IO's message queue."""
         if sid is not None:
-            self.server.emit(event, data, to=sid, callback=callback)
-
-    def connected(self, sid: str) -> bool:
-        return self.server.manager.is_connected(sid, "/")
+            here = self.server.manager.is_connected(sid, "/")
+            self.server.emit(event, data, to=sid, callback=callback, ignore_queue=here)

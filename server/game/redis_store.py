@@ -21,6 +21,7 @@ Layout, under a prefix (default "arena:"):
 """
 from __future__ import annotations
 
+import functools
 import json
 import time
 from collections.abc import Callable
@@ -32,7 +33,7 @@ import redis
 from ..inputs import Rejected
 from ..judging.studies import Enrolment
 from .state import Away, RunningGame, Seat, Sent, Waiter
-from .store import NO_GAME, NOT_YOUR_TURN
+from .store import NO_GAME, NOT_YOUR_TURN, UNAVAILABLE, GameStore
 
 Result = TypeVar("Result")
 
@@ -97,6 +98,12 @@ class RedisGameStore:
         `decide` reads through `pipe` (immediate mode), then calls `pipe.multi()` and
         queues its writes; what it returns is the operation's result."""
         return self.r.transaction(decide, *watched, value_from_callable=True)
+
+    def available(self) -> bool:
+        try:
+            return bool(self.r.ping())
+        except redis.RedisError:
+            return False
 
     # -- waiting ----------------------------------------------------------------------
 
@@ -191,8 +198,12 @@ class RedisGameStore:
 
     # -- running games ----------------------------------------------------------------
 
-    def add_game(self, game: RunningGame) -> None:
-        with self.r.pipeline() as pipe:  # MULTI/EXEC
+    def add_game(self, game: RunningGame) -> list[str]:
+        sids = [seat.sid for seat in game.seats if seat.sid is not None]
+
+        def decide(pipe: Any) -> list[str]:
+            waiting = pipe.hmget(self.waiters, sids) if sids else []
+            pipe.multi()
             pipe.set(self._game_key(game.id), _json(game))
             pipe.sadd(self.games, game.id)
             for i, seat in enumerate(game.seats):
@@ -201,7 +212,8 @@ class RedisGameStore:
                     pipe.zrem(self.queue, seat.sid)
                     pipe.hset(self.seats, seat.sid, json.dumps([game.id, i]))
                     pipe.hset(self.latest, seat.sid, game.id)
-            pipe.execute()
+            return [sid for sid, raw in zip(sids, waiting) if raw is None]
+        return self._transaction(decide, self.waiters)
 
     def game(self, game_id: int) -> RunningGame | None:
         return _game(self.r.get(self._game_key(game_id)))
@@ -360,3 +372,21 @@ class RedisGameStore:
 
     def recent(self, kind: str, key: Any) -> list[Any]:
         return [_tuples(json.loads(raw)) for raw in self.r.lrange(self._recent_key(kind, key), 0, -1)]
+
+
+def _refused_while_down(operation: Callable[..., Result]) -> Callable[..., Result]:
+    """The operation, raising Rejected(*UNAVAILABLE) where Redis cannot be reached: the
+    player is told so, as of any refusal, and the redis client reconnects by itself on
+    a later call once the server is back."""
+    @functools.wraps(operation)
+    def refusing(*args: Any, **kwargs: Any) -> Result:
+        try:
+            return operation(*args, **kwargs)
+        except (redis.ConnectionError, redis.TimeoutError) as exc:
+            raise Rejected(*UNAVAILABLE) from exc
+    return refusing
+
+
+for _operation in vars(GameStore):
+    if not _operation.startswith("_") and _operation != "available":
+        setattr(RedisGameStore, _operation, _refused_while_down(getattr(RedisGameStore, _operation)))

@@ -20,7 +20,15 @@ NO_GAME = ("no_game", "You are not in a game.")
 NOT_YOUR_TURN = ("not_your_turn", "Wait for your partner's reply.")
 
 
+# The refusal of every operation while the store cannot be reached.
+UNAVAILABLE = ("unavailable", "The game is unavailable for a moment. Please try again shortly.")
+
+
 class GameStore(Protocol):
+    def available(self) -> bool:
+        """Whether the store answers now (for /healthz); an operation of a store that
+        does not answer raises Rejected(*UNAVAILABLE)."""
+
     # -- waiting ----------------------------------------------------------------------
     def enqueue(self, waiter: Waiter) -> None:
         """Queue a waiter; Rejected if their connection already waits or plays."""
@@ -48,9 +56,10 @@ class GameStore(Protocol):
         """How many people wait."""
 
     # -- running games ----------------------------------------------------------------
-    def add_game(self, game: RunningGame) -> None:
+    def add_game(self, game: RunningGame) -> list[str]:
         """Register a game that starts now: its people leave the queue, and their latest
-        game becomes it."""
+        game becomes it. Returns the connections of its people that had left the queue
+        (closed) while the game was being set up: they have left it."""
 
     def game(self, game_id: int) -> RunningGame | None:
         """The running game, or None once it has ended."""

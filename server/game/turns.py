@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from functools import partial
 from typing import Any
 
@@ -30,6 +31,10 @@ log = logging.getLogger(__name__)
 class Turns:
     def __init__(self, plumbing: Plumbing, endings: Endings) -> None:
         self.p, self.endings = plumbing, endings
+
+    def deadlines(self) -> tuple[Callable[..., None], ...]:
+        """The callbacks this part sets for later (a cluster's clock names them)."""
+        return (self._machine_types, self._machine_sends)
 
     # -- people -----------------------------------------------------------------------
 

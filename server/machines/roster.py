@@ -14,6 +14,7 @@ from functools import partial
 
 from . import HumanlikeTiming, Machine, Timing
 from .eliza import Eliza
+from .remote import RemoteMachine
 from .worker import ProcessMachine
 
 log = logging.getLogger(__name__)
@@ -29,7 +30,7 @@ def load_default_machines(names: Sequence[str] = ("gru", "eliza"), worker_proces
     process reads only the GRU's name and timing, never its weights."""
     gru = _gru(worker_process, redis_url) if "gru" in names else None
     timing = gru.timing if gru is not None else HumanlikeTiming()
-    eliza = _remote(Eliza.name, timing, redis_url) if redis_url else Eliza(timing=timing)
+    eliza = RemoteMachine(Eliza.name, timing, redis_url) if redis_url else Eliza(timing=timing)
     if gru is None:
         return [eliza]
     return [gru, eliza] if "eliza" in names else [gru]
@@ -50,13 +51,8 @@ def _gru(worker_process: bool, redis_url: str | None) -> Machine | None:
                     type(exc).__name__, exc)
         return None
     if redis_url:
-        return _remote(name, timing, redis_url)
+        return RemoteMachine(name, timing, redis_url)
     return ProcessMachine(gru, load_bot) if worker_process else gru
-
-
-def _remote(name: str, timing: Timing, redis_url: str) -> Machine:
-    from .remote import RemoteMachine  # needs redis, the cluster extra: only with REDIS_URL
-    return RemoteMachine(name, timing, redis_url)
 
 
 def gru_identity() -> tuple[str, Timing]:

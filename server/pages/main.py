@@ -30,10 +30,11 @@ from flask.typing import ResponseReturnValue
 from sqlalchemy import text
 from werkzeug.exceptions import HTTPException
 
-from ..extensions import db
+from ..extensions import db, socketio
 from ..game import arena_of
 from ..inputs import one_line
 from ..models import Player
+from ..realtime.transport import queue_available
 from ..stats import leaderboard as stats
 from ..stats.cache import CACHE_SECONDS, TimedCache
 
@@ -198,15 +199,28 @@ def api_leaderboard() -> ResponseReturnValue:
 
 @bp.get("/healthz")
 def healthz() -> ResponseReturnValue:
-    """For load balancers: 200 when the database answers, 503 when it does not."""
+    """For load balancers and operators: which process answered, and whether the live
+    games' store, the message queue between web processes and the database answer.
+    503 if any of them does not."""
+    store = arena_of(current_app).store
+    checks = {"store": store.available(), "queue": queue_available(socketio.server),
+              "database": _database_answers()}
+    body = {"status": "ok" if all(checks.values()) else "error",
+            "instance": current_app.config["INSTANCE"], "pid": os.getpid(),
+            **{part: "ok" if fine else "unreachable" for part, fine in checks.items()}}
+    if checks["store"]:
+        body.update(live_games=store.running_count(), waiting=store.waiting())
+    return jsonify(body), 200 if all(checks.values()) else 503
+
+
+def _database_answers() -> bool:
     try:
         db.session.execute(text("select 1"))
+        return True
     except Exception:
         current_app.logger.exception("health check: database unreachable")
-        return jsonify(status="error", database="unreachable"), 503
-    store = arena_of(current_app).store
-    return jsonify(status="ok", database="ok", live_games=store.running_count(),
-                   waiting=store.waiting())
+        db.session.rollback()
+        return False
 
 
 @bp.get("/vendor/<name>")

@@ -21,6 +21,7 @@ import time
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any, NoReturn
 
+import socketio
 from flask import Flask, Request, abort
 from flask.sessions import SecureCookieSessionInterface, SessionMixin
 from gevent import monkey
@@ -58,12 +59,35 @@ def socket_options(config: Mapping[str, Any]) -> dict[str, Any]:
     app in a plain process get threads."""
     origins = config.get("CORS_ORIGINS")
     return {"async_mode": "gevent" if monkey.is_module_patched("socket") else "threading",
+            "client_manager": client_manager(config),
             "cors_allowed_origins": _same_site_or(origins) if origins else None,
             "max_http_buffer_size": buffer_size(config),
             # A client's events are handled in order, by its connection's own reader: a
             # task per event costs more than the handlers, and could answer a `chat`
             # before the `typing` sent ahead of it.
             "async_handlers": False}
+
+
+def client_manager(config: Mapping[str, Any]) -> socketio.Manager:
+    """Who knows the connected sockets: this process alone, or with a message queue
+    (`MESSAGE_QUEUE_URL`, by default `REDIS_URL`) every web process of a cluster, which
+    reach each other's sockets through Redis's pub/sub. Made for each application:
+    Flask-SocketIO would otherwise keep the first one it made."""
+    url = config.get("MESSAGE_QUEUE_URL")
+    if not url:
+        return socketio.Manager()
+    return socketio.RedisManager(url, channel=config["REDIS_PREFIX"] + "socketio")
+
+
+def queue_available(server: socketio.Server) -> bool:
+    """Whether the message queue answers (True without one: this process is alone)."""
+    queue = getattr(server.manager, "redis", None)
+    if queue is None:
+        return True
+    try:
+        return bool(queue.ping())
+    except Exception:  # redis' errors, whichever client the manager was given
+        return False
 
 
 class EventSessionInterface(SecureCookieSessionInterface):

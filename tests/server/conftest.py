@@ -9,6 +9,7 @@ from __future__ import annotations
 import random
 import shutil
 import time
+import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -72,6 +73,30 @@ def migrated_db(tmp_path_factory) -> Path:
     return path
 
 
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """A test marked `both_stores` runs on each game store: memory, then Redis."""
+    if metafunc.definition.get_closest_marker("both_stores") and "live_store" in metafunc.fixturenames:
+        metafunc.parametrize("live_store", ["memory", "redis"], indirect=True)
+
+
+@pytest.fixture
+def live_store(request) -> Iterator[dict[str, Any]]:
+    """The settings of the app's live state: none (in memory), or a Redis of its own
+    (keys under a prefix of its own, deleted afterwards). Flask-SocketIO's test client
+    refuses a message queue, so the socket layer stays in this process; the cluster
+    tests cover the queue with real processes."""
+    if getattr(request, "param", "memory") == "memory":
+        yield {}
+        return
+    url, prefix = request.getfixturevalue("redis_url"), f"test-{uuid.uuid4().hex[:12]}:"
+    yield {"REDIS_URL": url, "REDIS_PREFIX": prefix, "MESSAGE_QUEUE_URL": None}
+    client = redis.Redis.from_url(url)
+    keys = list(client.scan_iter(prefix + "*"))
+    if keys:
+        client.delete(*keys)
+    client.close()
+
+
 @pytest.fixture
 def settings(tmp_path, machine, migrated_db) -> dict[str, Any]:
     """Fast games: machine delays near zero and a short wait for a person."""
@@ -92,8 +117,8 @@ def settings(tmp_path, machine, migrated_db) -> dict[str, Any]:
 
 
 @pytest.fixture
-def app(settings) -> Iterator[Flask]:
-    app = create_app(settings)
+def app(settings, live_store) -> Iterator[Flask]:
+    app = create_app({**settings, **live_store})
     yield app
     app.extensions["arena"].shutdown()
     with app.app_context():

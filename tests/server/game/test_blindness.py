@@ -6,6 +6,8 @@ import pytest
 
 from server.game.mimicry import INTAKES, MIN_STAYS_TO_IMITATE, ROUND_TRIPS, STAYS, WAITS
 
+pytestmark = pytest.mark.both_stores
+
 
 def shape(payload):
     """What a judge could tell from a payload without reading the words: keys and types."""

@@ -14,6 +14,8 @@ from sqlalchemy import select
 from server import db, socketio
 from server.models import Game
 
+pytestmark = pytest.mark.both_stores
+
 
 
 @pytest.fixture

@@ -7,6 +7,8 @@ from sqlalchemy import select
 from server import db
 from server.models import Game, Message, Verdict
 
+pytestmark = pytest.mark.both_stores
+
 
 @pytest.fixture
 def settings(settings):
