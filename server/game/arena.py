@@ -28,6 +28,7 @@ from .matchmaking import Matchmaking
 from .memory_store import MemoryGameStore
 from .mimicry import Mimicry
 from .plumbing import Plumbing
+from .presence import Presence
 from .redis_store import RedisGameStore
 from .scheduler import Scheduler
 from .store import GameStore
@@ -37,14 +38,12 @@ NOT_STORED = ("not_stored", "This conversation could not be stored yet, so neith
                             "verdict. Please try again in a moment.")
 
 
-def live_state(app: Flask) -> tuple[GameStore, Scheduler | RedisDeadlines]:
-    """The game store and the clock: in this process's memory, or with `REDIS_URL` in
-    Redis, shared by every web process of a cluster."""
+def live_state(app: Flask, client: redis.Redis | None) -> tuple[GameStore, Scheduler | RedisDeadlines]:
+    """The game store and the clock: in this process's memory, or in Redis (`client`),
+    shared by every web process of a cluster."""
     local = Scheduler(app.app_context)
-    url = app.config.get("REDIS_URL")
-    if not url:
+    if client is None:
         return MemoryGameStore(), local
-    client = redis.Redis.from_url(url, health_check_interval=30)
     prefix = app.config["REDIS_PREFIX"]
     return RedisGameStore(client, prefix), RedisDeadlines(client, local, prefix + "deadlines")
 
@@ -52,9 +51,15 @@ def live_state(app: Flask) -> tuple[GameStore, Scheduler | RedisDeadlines]:
 class Arena:
     def __init__(self, app: Flask, server: Any) -> None:
         self.rng = random.Random()
-        self.store, scheduler = live_state(app)
-        # In a cluster the other web processes play on when this one stops.
-        self.shared = isinstance(self.store, RedisGameStore)
+        url = app.config.get("REDIS_URL")
+        client = redis.Redis.from_url(url, health_check_interval=30) if url else None
+        self.store, scheduler = live_state(app, client)
+        # In a cluster the other web processes play on when this one stops, and take
+        # over the connections of one that dies.
+        self.shared = client is not None
+        self.presence = None if client is None else Presence(
+            client, app.config["REDIS_PREFIX"],
+            lambda held: self.scheduler.later(0, self._dropped, held))
         self.plumbing = Plumbing(
             config=app.config, store=self.store, scheduler=scheduler,
             recorder=Recorder(app), replies=ReplyBatcher(app.config.get("REPLY_BATCHING", True)),
@@ -102,10 +107,24 @@ class Arena:
         self.turns.typing(sid)
 
     def leave(self, sid: str) -> None:
+        if self.presence is not None:
+            self.presence.left(sid)
         self.endings.leave(sid)
 
     def rejoin(self, sid: str, player_id: int) -> None:
+        """A connection opened: a player back within their grace period gets `resume`."""
+        if self.presence is not None:
+            self.presence.joined(sid, player_id)
         self.endings.rejoin(sid, player_id)
+
+    def _dropped(self, held: list[tuple[str, int]]) -> None:
+        """The connections of a web process that died: each dropped as on a disconnect.
+        A player who already reconnected to a live process is resumed there now."""
+        for sid, _ in held:
+            self.endings.leave(sid)
+        for player_id in {player_id for _, player_id in held}:
+            for sid in self.presence.connections_of(player_id):
+                self.endings.rejoin(sid, player_id)
 
     def verdict(self, sid: str, player_id: int, data: dict) -> dict:
         """Store a judge's verdict (ending the game if it still runs) and return the reveal.
@@ -163,6 +182,8 @@ class Arena:
 
     def shutdown(self) -> None:
         """Stop every timer and machine; used by tests and on exit."""
+        if self.presence is not None:
+            self.presence.close()
         self.scheduler.close()
         self.recorder.close()
         self.plumbing.replies.close()

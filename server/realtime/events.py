@@ -128,7 +128,10 @@ def on_connect(auth: Any = None) -> None:
     player_id = session.get("player_id")
     if player_id is None or db.session.get(Player, player_id) is None:
         raise ConnectionRefusedError("Load the site first: it gives you an anonymous player cookie.")
-    arena().rejoin(request.sid, player_id)
+    try:
+        arena().rejoin(request.sid, player_id)
+    except Rejected as refusal:  # the game store is unreachable: connected, but told why
+        emit("error", refusal.to_dict())
 
 
 @socketio.on("disconnect")
