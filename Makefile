@@ -8,9 +8,10 @@ NPM_STAMP := web/node_modules/.installed
 CHROMIUM := /usr/bin/chromium
 REDIS := /usr/bin/redis-server
 POSTGRES := /usr/lib/postgresql
+NGINX := /usr/sbin/nginx
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: run test model bench chat clean
+.PHONY: run test model bench chat clean cluster cluster-stop
 
 $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
@@ -48,8 +49,22 @@ $(POSTGRES):
 	$(SUDO) apt-get update -q
 	$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -q postgresql
 
-test: $(STAMP) $(NPM_STAMP) $(CHROMIUM) $(REDIS) $(POSTGRES)
+# The cluster's balancer (tools/nginx.conf), which its test starts too.
+$(NGINX):
+	$(SUDO) apt-get update -q
+	$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -q nginx
+
+test: $(STAMP) $(NPM_STAMP) $(CHROMIUM) $(REDIS) $(POSTGRES) $(NGINX)
 	$(PY) -m pytest -q
+
+# The arena on loopback as a cluster (docs/scaling.md): nginx on PORT (5000), WEB_PROCESSES
+# web processes (2) on PORT+1..., BOT_WORKERS bot workers (1), Redis and PostgreSQL
+# (throwaway ones unless REDIS_URL / DATABASE_URL name some). Returns once it answers.
+cluster: $(STAMP) $(NPM_STAMP) $(REDIS) $(POSTGRES) $(NGINX)
+	$(PY) tools/cluster.py start
+
+cluster-stop:
+	$(PY) tools/cluster.py stop
 
 chat: $(STAMP)
 	$(PY) -m model chat
