@@ -4,6 +4,7 @@
     .venv/bin/python tools/loadtest.py --judges 1000 --neighbours 2      # both cores busy
     .venv/bin/python tools/loadtest.py --judges 200 --seconds 600        # the soak
     .venv/bin/python tools/loadtest.py --serving gevent,threads          # choose a server
+    .venv/bin/python tools/loadtest.py --judges 1500 --servers relay,arena,cluster
 
 Each run first plays the same load against a bare python-socketio relay as the
 reference (tools/servers.py), then against the arena on a fresh SQLite file with the shipped GRU and ELIZA.
@@ -17,11 +18,17 @@ work. A judge loads the lobby (for the player cookie), connects over WebSocket, 
 a game, and chats on its turn after a pause of --think seconds (typing first), up to
 --messages messages, then gives its verdict; it starts again until the time is up, then
 finishes its game. --neighbours starts that many CPU-bound processes beside each server
-for the length of its run, as on a crowded host.
+for the length of its run, as on a crowded host. `cluster` is the same arena as
+`make cluster` runs it (tools/cluster.py): nginx in front of --web-processes web
+processes, --bot-workers bot workers computing the machines' replies, Redis, and a
+throwaway PostgreSQL (fsync off, where the single arena's SQLite commits with a full
+sync); the judges reach it through nginx.
 
 Reported per server: games completed, messages sent and delivered per second, messages
 lost, errors, send-to-partner latency (p50/p95/p99) of person-to-person messages,
-machine replies, verdicts acknowledged and (arena) stored, server memory over time
+machine replies, verdicts acknowledged and (arena) stored, the CPU all of a server's
+processes used (children, Redis, PostgreSQL and nginx included) per delivered message,
+the first process's memory over time
 (RSS) and peak thread count, and the load generator's own event-loop lag (a busy client
 inflates latencies). This is a benchmark, not a test: nothing asserts; read the table.
 """
@@ -42,6 +49,13 @@ import time
 from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
+
+import aiohttp
+import psutil
+import psycopg
+import socketio
+
+from cluster import Cluster, Settings  # tools/cluster.py, beside this script
 
 ROOT = Path(__file__).resolve().parent.parent
 WORDS = ("so what do you do for fun i like music and long walks haha no way really "
@@ -68,7 +82,6 @@ class Tally:
 
 class Judge:
     def __init__(self, n: int, base: str, tally: Tally, args: argparse.Namespace, stop_at: float):
-        import socketio
         self.n, self.base, self.tally, self.args, self.stop_at = n, base, tally, args, stop_at
         self.sio = socketio.AsyncClient(reconnection=False)
         self.inbox: asyncio.Queue = asyncio.Queue()
@@ -110,10 +123,9 @@ class Judge:
                 return name, data
 
     async def run(self) -> None:
-        import aiohttp
         try:
             cookie = ""
-            if self.args.target == "arena":
+            if self.args.target != "relay":
                 async with aiohttp.ClientSession() as http, http.get(self.base + "/") as page:
                     cookie = "; ".join(f"{k}={v.value}" for k, v in page.cookies.items())
             await self.sio.connect(self.base, headers={"Cookie": cookie}, transports=["websocket"],
@@ -216,7 +228,6 @@ def wait_up(port: int, proc: subprocess.Popen, timeout: float = 60) -> None:
 
 def watch_memory(process, samples: list, stop: threading.Event, every: float) -> None:
     """Sample a psutil process: (seconds, RSS bytes, threads, CPU %)."""
-    import psutil
     start = time.monotonic()
     while not stop.is_set():
         try:
@@ -229,7 +240,6 @@ def watch_memory(process, samples: list, stop: threading.Event, every: float) ->
 
 def serving_process(proc: subprocess.Popen, serving: str):
     """The process that serves: the one started, or under gunicorn its worker."""
-    import psutil
     process = psutil.Process(proc.pid)
     if serving == "threads":
         deadline = time.monotonic() + 30
@@ -244,41 +254,56 @@ def start_neighbours(count: int) -> list[subprocess.Popen]:
     return [subprocess.Popen([sys.executable, "-c", "while True: pass"]) for _ in range(count)]
 
 
-def run_against(target: str, serving: str, args: argparse.Namespace, workdir: Path) -> dict:
+def arena_env(args: argparse.Namespace) -> dict[str, str]:
+    """The game's settings, the same for the arena in one process and the cluster."""
+    return {"SECRET_KEY": "load", "BOT_SHARE": str(args.bot_share), "GAME_SECONDS": str(args.game_seconds),
+            "MATCH_WAIT_SECONDS": "10", "BOT_DELAY_SCALE": str(args.bot_delay_scale),
+            "REPLY_BATCHING": str(int(args.batching)), "REPLY_PROCESS": str(int(args.process)),
+            "RECONNECT_GRACE_SECONDS": "5", "PYTHONUNBUFFERED": "1"}
+
+
+def cpu_seconds(pids: list[int]) -> dict[int, float]:
+    """User and system CPU used so far by each process of these pids' trees (children
+    included: the GRU's worker, PostgreSQL's backends, nginx's workers)."""
+    used = {}
+    for pid in pids:
+        try:
+            root = psutil.Process(pid)
+            tree = [root, *root.children(recursive=True)]
+        except psutil.Error:
+            continue
+        for process in tree:
+            try:
+                times = process.cpu_times()
+                used[process.pid] = times.user + times.system
+            except psutil.Error:
+                pass
+    return used
+
+
+def cpu_used(before: dict[int, float], after: dict[int, float]) -> float:
+    """CPU seconds between two readings; a process started in between counts from zero
+    (one that ended in between is missed)."""
+    return sum(cpu - before.get(pid, 0.0) for pid, cpu in after.items())
+
+
+def start_one(target: str, serving: str, args: argparse.Namespace, workdir: Path):
+    """The relay or the arena in one process: (url, its pids, stop, verdicts stored)."""
     port = free_port()
     env = {**os.environ, "PYTHONUNBUFFERED": "1", "PORT": str(port)}
     servers = str(Path(__file__).with_name("servers.py"))
     under = [sys.executable, "-m", "gevent.monkey", servers] if serving == "gevent" else [sys.executable, servers]
+    db_path = workdir / f"arena-{port}.sqlite"
     if target == "relay":
         cmd = [*under, "relay", "--port", str(port), "--bot-share", str(args.bot_share),
                "--bot-delay-scale", str(args.bot_delay_scale), "--serving", serving]
     else:
-        db_path = workdir / f"arena-{port}.sqlite"
-        env.update(DATABASE_URL=f"sqlite:///{db_path}", SECRET_KEY="load",
-                   BOT_SHARE=str(args.bot_share), GAME_SECONDS=str(args.game_seconds),
-                   MATCH_WAIT_SECONDS="10", BOT_DELAY_SCALE=str(args.bot_delay_scale),
-                   REPLY_BATCHING=str(int(args.batching)), REPLY_PROCESS=str(int(args.process)),
-                   RECONNECT_GRACE_SECONDS="5")
+        env.update(arena_env(args), DATABASE_URL=f"sqlite:///{db_path}")
         cmd = [sys.executable, "-m", "server"] if serving == "gevent" else [*under, "arena", "--port", str(port)]
     log = open(workdir / f"{target}-{serving}-{port}.log", "w")
     proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
-    samples: list = []
-    stop = threading.Event()
-    neighbours: list[subprocess.Popen] = []
-    try:
-        wait_up(port, proc)
-        watcher = threading.Thread(target=watch_memory,
-                                   args=(serving_process(proc, serving), samples, stop, 5.0))
-        watcher.start()
-        neighbours = start_neighbours(args.neighbours)
-        args.target = target
-        started = time.monotonic()
-        tally = asyncio.run(load(f"http://127.0.0.1:{port}", args))
-        took = time.monotonic() - started
-    finally:
-        for neighbour in neighbours:
-            neighbour.kill()
-        stop.set()
+
+    def stop() -> None:
         proc.terminate()
         try:
             proc.wait(15)
@@ -286,11 +311,77 @@ def run_against(target: str, serving: str, args: argparse.Namespace, workdir: Pa
             proc.kill()
             proc.wait()
         log.close()
-    stored = None
-    if target == "arena":
+
+    def stored() -> int | None:
+        if target == "relay":
+            return None
         with sqlite3.connect(db_path) as conn:
-            stored = conn.execute("select count(*) from verdict").fetchone()[0]
-    return {**summarise(target, tally, samples, stored, took, args.seconds), "serving": serving}
+            return conn.execute("select count(*) from verdict").fetchone()[0]
+    try:
+        wait_up(port, proc)
+    except BaseException:
+        stop()
+        raise
+    return f"http://127.0.0.1:{port}", [serving_process(proc, serving).pid], stop, stored
+
+
+def start_cluster(args: argparse.Namespace, workdir: Path):
+    """The cluster (tools/cluster.py: nginx, web processes, bot workers, Redis and a
+    throwaway PostgreSQL): (the balancer's url, every pid, stop, verdicts stored)."""
+    settings = Settings(port=free_port_run(args.web_processes + 1), web_processes=args.web_processes,
+                        bot_workers=args.bot_workers, state_dir=workdir / "cluster",
+                        env={**os.environ, **arena_env(args)})
+    cluster = Cluster.start(settings)
+    parts = cluster.state["processes"] + cluster.state["services"]
+    pids = [p["pid"] for p in parts] + [cluster.state["postgres"]["pid"]]
+
+    def stored() -> int:
+        with psycopg.connect(cluster.state["database_url"]) as conn:
+            return conn.execute("select count(*) from verdict").fetchone()[0]
+    return cluster.url, pids, cluster.stop, stored
+
+
+def free_port_run(length: int) -> int:
+    """The first of `length` free consecutive ports (the cluster's PORT ... PORT+N)."""
+    for first in range(20000, 30000, length + 1):
+        if all(_port_free(first + i) for i in range(length)):
+            return first
+    raise RuntimeError("no free run of ports")
+
+
+def _port_free(port: int) -> bool:
+    with socket.socket() as s:
+        return s.connect_ex(("127.0.0.1", port)) != 0
+
+
+def run_against(target: str, serving: str, args: argparse.Namespace, workdir: Path) -> dict:
+    if target == "cluster":
+        url, pids, stop_server, stored = start_cluster(args, workdir)
+    else:
+        url, pids, stop_server, stored = start_one(target, serving, args, workdir)
+    samples: list = []
+    stop = threading.Event()
+    neighbours: list[subprocess.Popen] = []
+    try:
+        watcher = threading.Thread(target=watch_memory, args=(psutil.Process(pids[0]), samples, stop, 5.0))
+        watcher.start()
+        neighbours = start_neighbours(args.neighbours)
+        args.target = target
+        cpu_before, started = cpu_seconds(pids), time.monotonic()
+        tally = asyncio.run(load(url, args))
+        took, after = time.monotonic() - started, cpu_seconds(pids)
+        cpu = cpu_used(cpu_before, after)
+        verdicts = stored()
+    finally:
+        for neighbour in neighbours:
+            neighbour.kill()
+        stop.set()
+        stop_server()
+    result = summarise(target, tally, samples, verdicts, took, args.seconds)
+    relayed = tally.delivered
+    return {**result, "serving": "cluster" if target == "cluster" else serving,
+            "server_processes": len(after), "cpu_seconds": round(cpu, 1),
+            "cpu_ms_per_message": round(1000 * cpu / relayed, 2) if relayed else None}
 
 
 def pct(values: list[float], q: float) -> float | None:
@@ -327,8 +418,9 @@ def summarise(target: str, tally: Tally, samples: list, stored: int | None, took
 def table(results: list[dict]) -> str:
     lines = ["| serving | server | judges | neighbours | games (human/machine) | messages sent / delivered per s | "
              "lost | errors | p50 / p95 / p99 ms | machine replies | verdicts acked / stored | "
-             "RSS MB start→peak→end | RSS growth, 1 min to end of load | peak threads | client lag p99 ms |",
-             "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
+             "RSS MB start→peak→end | RSS growth, 1 min to end of load | peak threads | client lag p99 ms | "
+             "server CPU s (ms per message) |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in results:
         mem = [m for _, m, *_ in r["rss_mb"]] or [0]
         lat = r["latency_ms"]
@@ -339,7 +431,7 @@ def table(results: list[dict]) -> str:
             f"{r['sent_per_second']} / {r['delivered_per_second']} | {r['lost']} | {sum(r['errors'].values())} | "
             f"{lat[50]} / {lat[95]} / {lat[99]} | {r['machine_replies']} | {r['verdicts_acked']} / {stored} | "
             f"{mem[0]}→{max(mem)}→{mem[-1]} | {100 * (r['rss_growth_under_load'] or 0):.1f}% | "
-            f"{r['peak_threads']} | {r['client_loop_lag_p99_ms']} |")
+            f"{r['peak_threads']} | {r['client_loop_lag_p99_ms']} | {r['cpu_seconds']} ({r['cpu_ms_per_message']}) |")
     return "\n".join(lines)
 
 
@@ -360,13 +452,17 @@ def main() -> None:
     parser.add_argument("--process", type=int, default=1, help="REPLY_PROCESS for the arena")
     parser.add_argument("--neighbours", type=int, default=0, help="CPU-bound processes beside each server")
     parser.add_argument("--serving", default="gevent", help="concurrency models to measure: gevent,threads")
-    parser.add_argument("--servers", default="relay,arena")
+    parser.add_argument("--servers", default="relay,arena", help="of relay, arena, cluster")
+    parser.add_argument("--web-processes", type=int, default=2, help="the cluster's")
+    parser.add_argument("--bot-workers", type=int, default=1, help="the cluster's")
     parser.add_argument("--out", help="write the results as JSON here")
     args = parser.parse_args()
     results = []
     with tempfile.TemporaryDirectory(prefix="loadtest-") as tmp:
         for serving in args.serving.split(","):
             for target in args.servers.split(","):
+                if target == "cluster" and serving != "gevent":
+                    continue  # the cluster's web processes are `python -m server`, under gevent
                 print(f"{target} under {serving}: {args.judges} judges for {args.seconds:.0f} s, "
                       f"{args.neighbours} CPU-bound neighbours ...", flush=True)
                 result = run_against(target, serving, args, Path(tmp))
