@@ -76,12 +76,63 @@ def client_manager(config: Mapping[str, Any]) -> socketio.Manager:
     url = config.get("MESSAGE_QUEUE_URL")
     if not url:
         return socketio.Manager()
-    return socketio.RedisManager(url, channel=config["REDIS_PREFIX"] + "socketio")
+    return ClusterQueue(url, channel=config["REDIS_PREFIX"] + "socketio")
+
+
+class ClusterQueue(socketio.RedisManager):
+    """Socket.IO's Redis queue, which hears the other web processes again soon after
+    Redis comes back, and says whether it hears them.
+
+    python-socketio's listener waits 1, 2, 4 ... up to 60 s between its tries to
+    subscribe again, and the queue's client answers a ping meanwhile: after an outage of
+    a few seconds a process went on for seconds more (up to a minute) deaf to what the
+    others sent its sockets (`game_started`, `chat`: lost), while /healthz said the
+    queue was fine. This one tries every RETRY_SECONDS, and is not `available()` until
+    it listens again."""
+
+    RETRY_SECONDS = 0.5
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.listening: bool | None = None  # None: not started (no socket has connected yet)
+
+    def _redis_listen_with_retries(self) -> Iterable[dict]:  # the listener's loop
+        failing = False
+        while True:
+            try:
+                self._redis_connect()
+                self.pubsub.subscribe(self.channel)
+                self.listening = True
+                if failing:
+                    log.warning("message queue: listening to Redis again")
+                    failing = False
+                yield from self.pubsub.listen()
+            except Exception as exc:  # whatever Redis' client raised: try again
+                self.listening = False
+                if not failing:
+                    log.error("message queue: cannot listen to Redis (%s); trying again every "
+                              "%g s", exc, self.RETRY_SECONDS)
+                    failing = True
+                time.sleep(self.RETRY_SECONDS)
+
+    def available(self) -> bool:
+        """Redis answers, and this process listens (once its listener has started)."""
+        if self.listening is False:
+            return False
+        try:
+            if self.redis is None:
+                self._redis_connect()
+            return bool(self.redis.ping())
+        except Exception:  # redis' errors, whichever client the manager was given
+            return False
 
 
 def queue_available(server: socketio.Server) -> bool:
     """Whether the message queue answers (True without one: this process is alone)."""
-    queue = getattr(server.manager, "redis", None)
+    manager = server.manager
+    if isinstance(manager, ClusterQueue):
+        return manager.available()
+    queue = getattr(manager, "redis", None)
     if queue is None:
         return True
     try:
