@@ -54,7 +54,8 @@ class Game(db.Model):
     waited_seconds: Mapped[float | None]  # how long player 1 waited before the start
     started_at: Mapped[datetime] = mapped_column(default=utcnow)
     ended_at: Mapped[datetime | None]
-    end_reason: Mapped[str | None] = mapped_column(String(32))
+    # Indexed: the leaderboard counts the few games a server restart cut short.
+    end_reason: Mapped[str | None] = mapped_column(String(32), index=True)
     # Set for a game of an organiser's study; None for the open game. (The column keeps
     # the name "session_id", as in the exports.)
     study_id: Mapped[int | None] = mapped_column("session_id", ForeignKey("judging_session.id"),
@@ -123,7 +124,9 @@ class Verdict(db.Model):
     during_game: Mapped[bool] = mapped_column(default=False)  # given early, ending the chat
     # The judge's three previous games were all against machines. Such judges expect a
     # machine next, so Jones & Bergen left these verdicts out; the pass rates do too.
-    after_machine_streak: Mapped[bool] = mapped_column(default=False, server_default=false())
+    # Indexed: the leaderboard counts these few verdicts apart.
+    after_machine_streak: Mapped[bool] = mapped_column(default=False, server_default=false(),
+                                                       index=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     game: Mapped[Game] = relationship(back_populates="verdicts")
