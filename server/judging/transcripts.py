@@ -15,6 +15,12 @@ waiting for more to gather) and says whether all of that game's rows were stored
 verdict is acknowledged only once the conversation it judges is stored too. What a
 crash can lose is what has not been committed yet: at most GATHER_SECONDS of messages,
 never an acknowledged verdict.
+
+While the database cannot be reached (PostgreSQL restarting, the network gone), the
+writer keeps the rows, in order, and tries again every few seconds, at once if a flush
+asks; the games play on. Meanwhile `flush` answers False as soon as the writer has
+tried since it was called, so a verdict is refused rather than kept waiting. A row the
+database refuses (a broken statement) is logged and dropped: trying again would not help.
 """
 from __future__ import annotations
 
@@ -24,6 +30,7 @@ from typing import Any, NamedTuple
 
 from flask import Flask
 from sqlalchemy import bindparam, insert, update
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.sql import Executable
 
 from ..batching import BatchWorker
@@ -32,6 +39,8 @@ from ..models import SERVER_RESTART, Game, Message, utcnow
 
 log = logging.getLogger(__name__)
 GATHER_SECONDS = 0.2
+# The writer's waits before it tries an unreachable database again: doubling, up to the last.
+RETRY_SECONDS, MAX_RETRY_SECONDS = 0.25, 4.0
 
 # Statements made once, so SQLAlchemy compiles each once; Core, not the ORM's unit of
 # work, which costs several times as much. The first end of a game wins: a verdict's
@@ -73,6 +82,13 @@ def close_orphans(running: list[int]) -> int:
             .values(ended_at=utcnow(), end_reason=SERVER_RESTART)).rowcount
 
 
+def unreachable(exc: BaseException | None) -> bool:
+    """Did the database fail to answer, rather than refuse what it was asked? Then the
+    same work may succeed later: connecting failed (SQLAlchemy names no statement then),
+    or the connection broke under the statement."""
+    return isinstance(exc, DBAPIError) and (exc.connection_invalidated or exc.statement is None)
+
+
 class Row(NamedTuple):
     statement: Executable  # made once (a module constant), so SQLAlchemy compiles it once
     params: dict[str, Any]
@@ -86,6 +102,10 @@ class Recorder(BatchWorker[Row]):
         self.app = app
         self.added = self.done = 0  # rows handed over, and those written (or failed)
         self.failed_games: set[int] = set()  # games with a row that could not be stored
+        # Transactions begun and finished: a flush waits for one begun after it asked.
+        self.begun = self.finished = 0
+        self.down = False  # the last one found the database unreachable
+        self.asked = False  # a flush wants the next try now, not after the retry wait
 
     def add(self, statement: Executable, params: dict[str, Any]) -> None:
         with self.changed:
@@ -93,13 +113,16 @@ class Recorder(BatchWorker[Row]):
             self.added += 1
 
     def flush(self, game_id: int | None = None, timeout: float = 10.0) -> bool:
-        """Wait until everything added so far is written; False if that took too long, or
-        if a row of `game_id` could not be stored."""
+        """Wait until everything added so far is written; False if that took too long, if
+        the database could not be reached when the writer tried after this call, or if a
+        row of `game_id` could not be stored."""
         with self.changed:
-            target = self.added
+            target, begun = self.added, self.begun
+            self.asked = True
             self.hurry()
-            caught_up = self.changed.wait_for(lambda: self.done >= target, timeout)
-            return caught_up and game_id not in self.failed_games
+            self.changed.wait_for(
+                lambda: self.done >= target or (self.down and self.finished > begun), timeout)
+            return self.done >= target and game_id not in self.failed_games
 
     def handle(self, batch: list[Row]) -> None:
         with self.app.app_context():
@@ -109,20 +132,77 @@ class Recorder(BatchWorker[Row]):
             self.changed.notify_all()
 
     def _write(self, batch: list[Row]) -> None:
+        """Store the batch; if the database refuses it, one row at a time, so that only
+        what cannot be stored is lost."""
+        fault = self._commit_once_reachable(batch)
+        if fault is None:
+            return
+        if unreachable(fault):  # the server is stopping before the database came back
+            self._lose(batch, fault)
+        elif len(batch) > 1:
+            for row in batch:
+                self._write([row])
+        else:
+            self._lose(batch, fault)
+
+    def _commit_once_reachable(self, rows: list[Row]) -> Exception | None:
+        """Commit `rows` in one transaction, trying again for as long as the database
+        cannot be reached (unless the server is stopping); returns why it failed, if it did."""
+        wait = RETRY_SECONDS
+        while True:
+            with self.changed:
+                self.asked = False
+                self.begun += 1
+            try:
+                self._commit(rows)
+                fault = None
+            except Exception as exc:  # whatever it is, the game goes on: logged below or by _lose
+                fault = exc
+            with self.changed:
+                self.finished += 1
+                if self.down != unreachable(fault):
+                    self.down = not self.down
+                    if self.down:
+                        log.error("the database cannot be reached: keeping the transcripts' "
+                                  "rows until it answers", exc_info=fault)
+                    else:
+                        log.warning("the database answers again: storing the rows kept meanwhile")
+                self.changed.notify_all()
+                if not self.down or self.closed:
+                    return fault
+                self.changed.wait_for(lambda: self.closed or self.asked, wait)
+            wait = min(2 * wait, MAX_RETRY_SECONDS)
+
+    def _commit(self, rows: list[Row]) -> None:
         """One transaction on a connection of its own: these are Core statements, and the
-        ORM session's bookkeeping around them cost a third of the writer's CPU."""
+        ORM session's bookkeeping around them cost a third of the writer's CPU.
+
+        A pooled connection may have been closed by a database that restarted since it was
+        opened; SQLAlchemy then drops the pool's connections, and one more try on a new
+        connection tells whether the database itself is down. A connection lost during
+        the COMMIT itself leaves it unknown whether it happened; the rows are then
+        written again, and such messages may be stored twice."""
         try:
-            with db.engine.begin() as connection:
-                for _, run in itertools.groupby(batch, key=lambda row: id(row.statement)):
-                    run = list(run)
-                    connection.execute(run[0].statement, [row.params for row in run])
-        except Exception:
-            if len(batch) > 1:  # one at a time: only what cannot be stored is lost
-                for row in batch:
-                    self._write([row])
-            else:  # the database is down or full: say so loudly, keep the game going
-                log.exception("could not store %s %s", batch[0].statement, batch[0].params)
-                game_id = batch[0].params.get("game_id", batch[0].params.get("game"))
-                if game_id is not None:
-                    with self.changed:
-                        self.failed_games.add(game_id)
+            self._transaction(rows)
+        except DBAPIError as exc:
+            if not exc.connection_invalidated:
+                raise
+            self._transaction(rows)
+
+    @staticmethod
+    def _transaction(rows: list[Row]) -> None:
+        with db.engine.begin() as connection:
+            for _, run in itertools.groupby(rows, key=lambda row: id(row.statement)):
+                run = list(run)
+                connection.execute(run[0].statement, [row.params for row in run])
+
+    def _lose(self, rows: list[Row], fault: Exception) -> None:
+        """Say loudly what could not be stored, and refuse verdicts on those games."""
+        if len(rows) == 1:
+            log.error("could not store %s %s", rows[0].statement, rows[0].params, exc_info=fault)
+        else:
+            log.error("could not store %d rows: the server is stopping and the database "
+                      "cannot be reached", len(rows), exc_info=fault)
+        games = {row.params.get("game_id", row.params.get("game")) for row in rows}
+        with self.changed:
+            self.failed_games.update(games - {None})

@@ -3,22 +3,30 @@
 The game engine hands a judge's verdict here with what it knows (is the game still
 running, which seat the judge has); this module builds and commits the rows. The
 unique (game, judge) constraint keeps a verdict from counting twice, whatever races.
+While the database cannot be reached, verdicts and reports are refused with `not_stored`
+(try again in a moment); nothing is acknowledged that was not committed.
 """
 from __future__ import annotations
 
+import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import or_, select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from ..extensions import db
 from ..inputs import Rejected, tidy
 from ..models import HUMAN, MACHINE, Game, Report, Verdict
 from . import studies
-from .transcripts import STORE_END, end_row
+from .transcripts import STORE_END, end_row, unreachable
 
+log = logging.getLogger(__name__)
 MAX_REASON_CHARS = 500
+DATABASE_DOWN = ("not_stored", "The database cannot be reached just now, so this was not "
+                               "stored. Please try again in a moment.")
 
 
 @dataclass(frozen=True)
@@ -44,11 +52,26 @@ def parse_guess(data: dict) -> Guess:
     return Guess(guess, round(confidence), reason)
 
 
+@contextmanager
+def refused_while_unreachable() -> Iterator[None]:
+    """An unreachable database refuses the request with `not_stored`, which tells the
+    player to try again, rather than `internal`: nothing is wrong with what they sent."""
+    try:
+        yield
+    except DBAPIError as exc:
+        if not unreachable(exc):
+            raise
+        log.warning("refused: the database cannot be reached (%s)", exc.orig)
+        db.session.rollback()
+        raise Rejected(*DATABASE_DOWN) from None
+
+
 def judged_game(player_id: int, game_id: Any) -> Game:
     """The game a verdict or report is about, if the player played in it."""
     # An Integer column: 32 bits on PostgreSQL, which refuses to compare a larger number.
     valid = type(game_id) is int and 0 < game_id < 2**31
-    game = db.session.get(Game, game_id) if valid else None
+    with refused_while_unreachable():
+        game = db.session.get(Game, game_id) if valid else None
     if game is None or game.seat_of(player_id) is None:
         raise Rejected("no_game", "There is no game of yours to judge.")
     return game
@@ -65,22 +88,24 @@ def after_machine_streak(player_id: int, game_id: int, streak: int = 3) -> bool:
 
 def record_verdict(game: Game, player_id: int, guess: Guess, running: bool) -> dict:
     """Store the verdict (and, if the game still runs, its end, in the same transaction);
-    returns the reveal. Rejected if the judge already judged it or may not judge."""
-    if game.study_id is not None:
-        studies.check_judge(game, player_id)
-    partner = MACHINE if game.kind == MACHINE else HUMAN
-    verdict = Verdict(game_id=game.id, judge_id=player_id, partner_kind=partner,
-                      bot_name=game.bot_name, guess=guess.guess, confidence=guess.confidence,
-                      reason=guess.reason, during_game=running,
-                      after_machine_streak=after_machine_streak(player_id, game.id))
-    db.session.add(verdict)
-    if running:
-        db.session.execute(STORE_END, end_row(game.id, "verdict"))
-    try:
-        db.session.commit()
-    except IntegrityError:
-        db.session.rollback()
-        raise Rejected("already_judged", "You already gave your verdict on this game.") from None
+    returns the reveal. Rejected if the judge already judged it or may not judge, or if
+    the database cannot be reached."""
+    with refused_while_unreachable():
+        if game.study_id is not None:
+            studies.check_judge(game, player_id)
+        partner = MACHINE if game.kind == MACHINE else HUMAN
+        verdict = Verdict(game_id=game.id, judge_id=player_id, partner_kind=partner,
+                          bot_name=game.bot_name, guess=guess.guess, confidence=guess.confidence,
+                          reason=guess.reason, during_game=running,
+                          after_machine_streak=after_machine_streak(player_id, game.id))
+        db.session.add(verdict)
+        if running:
+            db.session.execute(STORE_END, end_row(game.id, "verdict"))
+        try:
+            db.session.commit()
+        except IntegrityError:
+            db.session.rollback()
+            raise Rejected("already_judged", "You already gave your verdict on this game.") from None
     reveal = {"game_id": game.id, "partner": partner, "correct": verdict.correct}
     if game.bot_name:
         reveal["bot"] = game.bot_name
@@ -96,5 +121,6 @@ def record_report(player_id: int, data: dict, game_id: Any) -> None:
     if text is not None and (not isinstance(text, str) or len(text) > MAX_REASON_CHARS):
         raise Rejected("bad_report", f"A report is text of at most {MAX_REASON_CHARS} characters.")
     game = judged_game(player_id, game_id)
-    db.session.add(Report(game_id=game.id, reporter_id=player_id, text=text or None))
-    db.session.commit()
+    with refused_while_unreachable():
+        db.session.add(Report(game_id=game.id, reporter_id=player_id, text=text or None))
+        db.session.commit()

@@ -66,37 +66,74 @@ def postgres_bin() -> str:
 @contextmanager
 def postgres_server() -> Iterator[str]:
     """The URL of an empty PostgreSQL database: `TEST_DATABASE_URL`'s, or one in a new
-    cluster (`initdb`, trust authentication, no fsync: nothing of it outlives the tests).
-
-    initdb refuses to run as root, so under root the cluster belongs to Debian's
-    `postgres` user, who runs its commands."""
+    cluster (`postgres_cluster`: nothing of it outlives the tests)."""
     if os.environ.get("TEST_DATABASE_URL"):
         yield os.environ["TEST_DATABASE_URL"]
         return
-    bin_dir, port = postgres_bin(), free_port()
-    folder = tempfile.mkdtemp(prefix="test-postgres-")
-    data = os.path.join(folder, "data")
-    as_owner: list[str] = []
-    if os.geteuid() == 0:
-        shutil.chown(folder, "postgres", "postgres")
-        as_owner = ["runuser", "-u", "postgres", "--"]
+    with postgres_cluster() as cluster:
+        yield cluster.url
 
-    def run(*command: str) -> None:
-        done = subprocess.run([*as_owner, *command], capture_output=True, text=True)
+
+# Speed over durability: a test cluster's data need not survive anything.
+FAST = ("fsync=off", "synchronous_commit=off", "full_page_writes=off")
+# A commit is written to the kernel before it is acknowledged, so it survives PostgreSQL
+# being killed (`stop("immediate")`), as on a real server; fsync stays off (the machine
+# does not crash in a test).
+CRASH_SAFE = ("fsync=off", "synchronous_commit=on")
+
+
+class PostgresCluster:
+    """A throwaway PostgreSQL cluster that a test may stop and start again: same port,
+    same data. Under root its commands run as Debian's `postgres` user (initdb refuses
+    to run as root)."""
+
+    def __init__(self, folder: str, settings: tuple[str, ...]) -> None:
+        self.folder, self.data = folder, os.path.join(folder, "data")
+        self.bin_dir, self.port = postgres_bin(), free_port()
+        self.settings = settings
+        self.as_owner = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
+        self.url = f"postgresql://postgres@127.0.0.1:{self.port}/arena"
+
+    def _run(self, *command: str) -> None:
+        done = subprocess.run([*self.as_owner, *command], capture_output=True, text=True)
         assert done.returncode == 0, f"{' '.join(command)}: {done.stderr or done.stdout}"
 
-    try:
-        run(f"{bin_dir}/initdb", "-D", data, "-U", "postgres", "-A", "trust", "-E", "UTF8",
-            "--no-locale", "--no-sync")
-        options = (f"-p {port} -k {folder} -c listen_addresses=127.0.0.1 -c fsync=off "
-                   "-c synchronous_commit=off -c full_page_writes=off")
-        run(f"{bin_dir}/pg_ctl", "-D", data, "-o", options, "-l", os.path.join(folder, "log"),
-            "-w", "-t", "30", "start")
-        server = f"postgresql://postgres@127.0.0.1:{port}"
-        with psycopg.connect(f"{server}/postgres", autocommit=True) as conn:
+    def create(self) -> None:
+        """initdb (trust authentication), start, and create the empty database `arena`."""
+        if self.as_owner:
+            shutil.chown(self.folder, "postgres", "postgres")
+        self._run(f"{self.bin_dir}/initdb", "-D", self.data, "-U", "postgres", "-A", "trust",
+                  "-E", "UTF8", "--no-locale", "--no-sync")
+        self.start()
+        with psycopg.connect(self.url.removesuffix("/arena") + "/postgres", autocommit=True) as conn:
             conn.execute("CREATE DATABASE arena")
-        yield f"{server}/arena"
+
+    def start(self) -> None:
+        """Start the server and wait until it accepts connections."""
+        options = " ".join([f"-p {self.port} -k {self.folder} -c listen_addresses=127.0.0.1",
+                            *(f"-c {setting}" for setting in self.settings)])
+        self._run(f"{self.bin_dir}/pg_ctl", "-D", self.data, "-o", options,
+                  "-l", os.path.join(self.folder, "log"), "-w", "-t", "30", "start")
+
+    def stop(self, mode: str = "fast") -> None:
+        """Stop the server: "fast" ends the sessions and shuts down cleanly, "immediate"
+        kills it as a crash would."""
+        self._run(f"{self.bin_dir}/pg_ctl", "-D", self.data, "-m", mode, "-w", "stop")
+
+    @property
+    def running(self) -> bool:
+        return os.path.exists(os.path.join(self.data, "postmaster.pid"))
+
+
+@contextmanager
+def postgres_cluster(settings: tuple[str, ...] = FAST) -> Iterator[PostgresCluster]:
+    """A new cluster in a temporary folder, running, with an empty database `arena`;
+    removed at the end whatever state the test left it in."""
+    cluster = PostgresCluster(tempfile.mkdtemp(prefix="test-postgres-"), settings)
+    try:
+        cluster.create()
+        yield cluster
     finally:
-        if os.path.exists(os.path.join(data, "postmaster.pid")):
-            run(f"{bin_dir}/pg_ctl", "-D", data, "-m", "immediate", "-w", "stop")
-        shutil.rmtree(folder, ignore_errors=True)
+        if cluster.running:
+            cluster.stop("immediate")
+        shutil.rmtree(cluster.folder, ignore_errors=True)

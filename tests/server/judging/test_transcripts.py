@@ -1,7 +1,9 @@
-"""The recorder stores rows in the order they were added, off the game lock."""
+"""The recorder stores rows in the order they were added, off the game lock (on SQLite and
+on PostgreSQL: tests/server/judging/conftest.py)."""
 from __future__ import annotations
 
 import logging
+import threading
 
 import pytest
 from sqlalchemy import select, text
@@ -100,6 +102,42 @@ def test_gathered_rows_are_written_without_a_flush(app, recorder, game_id, monke
         assert recorder.changed.wait_for(lambda: recorder.done == 5, timeout=10)
     assert sizes == [5]
     assert stored(app, game_id) == [str(i) for i in range(5)]
+
+
+def test_many_games_handed_over_at_once_are_each_stored_whole_in_order_and_ended_once(
+        app, recorder, new_player, monkeypatch):
+    """As in the arena: each game's thread hands over its messages, then its end (and a
+    later end, which loses), while the other games do the same. The writer's batches mix
+    the games (one executemany per run of the same statement); each game reads back
+    complete and in its own order."""
+    player = new_player().player_id
+    with app.app_context():
+        games = [Game(kind="human", player1_id=player, player2_id=player) for _ in range(30)]
+        db.session.add_all(games)
+        db.session.commit()
+        game_ids = [game.id for game in games]
+    sizes = batch_sizes(recorder, monkeypatch)
+    start = threading.Barrier(len(game_ids))
+
+    def play(game_id: int) -> None:
+        start.wait()
+        for i in range(40):
+            add_message(recorder, game_id, f"{game_id}: {i}")
+        recorder.add(STORE_END, {"game": game_id, "at": utcnow(), "why": "time_up"})
+        recorder.add(STORE_END, {"game": game_id, "at": utcnow(), "why": "partner_left"})
+
+    threads = [threading.Thread(target=play, args=(game_id,)) for game_id in game_ids]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert recorder.flush()
+    assert sum(sizes) == 30 * 42 and max(sizes) > 42  # batches held more than one game
+    for game_id in game_ids:
+        assert stored(app, game_id) == [f"{game_id}: {i}" for i in range(40)]
+    with app.app_context():
+        assert set(db.session.scalars(select(Game.end_reason).where(Game.id.in_(game_ids)))) \
+            == {"time_up"}
 
 
 def test_a_verdict_on_a_conversation_that_could_not_be_stored_is_refused(app, arena, new_player):
