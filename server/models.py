@@ -61,7 +61,10 @@ class Game(db.Model):
     study_id: Mapped[int | None] = mapped_column("session_id", ForeignKey("judging_session.id"),
                                                  index=True)
 
-    messages: Mapped[list[Message]] = relationship(order_by="Message.id", back_populates="game")
+    # In the order they were relayed: in a cluster each web process's recorder writes its
+    # own players' messages, so ids need not follow the conversation.
+    messages: Mapped[list[Message]] = relationship(order_by="[Message.sent_at, Message.id]",
+                                                   back_populates="game")
     verdicts: Mapped[list[Verdict]] = relationship(order_by="Verdict.id", back_populates="game")
 
     def seat_of(self, player_id: int) -> int | None:

@@ -10,6 +10,7 @@ them. Nothing here holds a lock across the store's operations.
 from __future__ import annotations
 
 import random
+from datetime import timedelta
 from typing import Any
 
 import redis
@@ -21,7 +22,7 @@ from ..judging.studies import Enrolment
 from ..judging.transcripts import Recorder
 from ..machines.batcher import ReplyBatcher
 from ..machines.roster import Roster
-from ..models import SERVER_RESTART
+from ..models import SERVER_RESTART, utcnow
 from .deadlines import RedisDeadlines
 from .endings import PARTNER_LEFT, Endings
 from .matchmaking import Matchmaking
@@ -34,6 +35,8 @@ from .scheduler import Scheduler
 from .store import GameStore
 from .turns import Turns
 
+# Longer than any game (a study's at most an hour) and its reconnect grace.
+ORPHAN_AFTER_SECONDS = 2 * 3600
 NOT_STORED = ("not_stored", "This conversation could not be stored yet, so neither can your "
                             "verdict. Please try again in a moment.")
 
@@ -176,9 +179,14 @@ class Arena:
                    for game in self.store.running())
 
     def end_orphans(self) -> int:
-        """Close the games the database says are running but this arena does not run (the
-        last process was killed); returns how many. Call it at start-up."""
-        return transcripts.close_orphans([game.id for game in self.store.running()])
+        """Close the games the database says are running but the store does not hold (the
+        last process was killed); returns how many. Call it at start-up. In a cluster the
+        other processes go on meanwhile, so only games older than the longest a game can
+        last are closed: a younger one may be starting or ending in another process."""
+        running = [game.id for game in self.store.running()]
+        if not self.shared:
+            return transcripts.close_orphans(running)
+        return transcripts.close_orphans(running, utcnow() - timedelta(seconds=ORPHAN_AFTER_SECONDS))
 
     def shutdown(self) -> None:
         """Stop every timer and machine; used by tests and on exit."""

@@ -12,6 +12,7 @@ import logging
 import time
 from collections.abc import Callable
 
+from ..inputs import Rejected
 from ..judging import transcripts
 from ..judging.studies import Enrolment
 from ..machines import Machine
@@ -96,16 +97,28 @@ class Matchmaking:
         machine = self.p.rng.choice(machines)  # each machine game draws one, uniformly
         game = self._start(MACHINE, [Seat(sid, waiter.player_id), Seat(machine=machine.name)],
                            machine.name, fallback, time.monotonic() - waiter.since, waiter.enrolment)
+        if game is None:
+            return
         leave_at = self.p.mimicry.leave_time(game.study_id)
         if leave_at is not None:
             self.p.scheduler.later(leave_at, self.endings.machine_leaves, game.id)
 
     def _start(self, kind: str, seats: list[Seat], bot_name: str | None, fallback: bool,
-               waited: float, enrolment: Enrolment | None) -> RunningGame:
+               waited: float, enrolment: Enrolment | None) -> RunningGame | None:
+        """Store and start a game; None if it could not be stored (its people are told
+        why, and may press Play again)."""
         first = self.p.rng.randrange(len(seats))
-        game_id = transcripts.open_game(kind, [seat.player_id for seat in seats], bot_name,
-                                        fallback, first, waited,
-                                        None if enrolment is None else enrolment.study_id)
+        try:
+            game_id = transcripts.open_game(kind, [seat.player_id for seat in seats], bot_name,
+                                            fallback, first, waited,
+                                            None if enrolment is None else enrolment.study_id)
+        except Rejected as refusal:
+            log.warning("a %s game could not be stored; its players wait no more", kind)
+            for seat in seats:
+                if seat.sid is not None:
+                    self.p.store.drop_waiter(seat.sid)
+                    self.p.emit("error", refusal.to_dict(), seat.sid)
+            return None
         seconds = self.p.config["GAME_SECONDS"] if enrolment is None else enrolment.seconds
         game = RunningGame(game_id, seats, turn=first, seconds=seconds, enrolment=enrolment)
         gone = self.p.store.add_game(game)

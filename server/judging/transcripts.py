@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import itertools
 import logging
+from datetime import datetime
 from typing import Any, NamedTuple
 
 from flask import Flask
@@ -35,6 +36,7 @@ from sqlalchemy.sql import Executable
 
 from ..batching import BatchWorker
 from ..extensions import db
+from ..inputs import Rejected
 from ..models import SERVER_RESTART, Game, Message, utcnow
 
 log = logging.getLogger(__name__)
@@ -47,6 +49,8 @@ RETRY_SECONDS, MAX_RETRY_SECONDS = 0.25, 4.0
 # transaction and the clock may both end it.
 START_GAME = insert(Game.__table__)
 STORE_MESSAGE = insert(Message.__table__)
+NOT_STARTED = ("not_started", "The game could not be started: our database cannot be reached "
+                              "just now. Please press Play again in a moment.")
 STORE_END = (update(Game.__table__)
              .where(Game.__table__.c.id == bindparam("game"), Game.__table__.c.ended_at.is_(None))
              .values(ended_at=bindparam("at"), end_reason=bindparam("why")))
@@ -54,13 +58,19 @@ STORE_END = (update(Game.__table__)
 
 def open_game(kind: str, player_ids: list[int | None], bot_name: str | None, fallback: bool,
               first_seat: int, waited: float, study_id: int | None) -> int:
-    """Store a game that starts now; returns its id."""
-    with db.engine.begin() as connection:
-        return connection.execute(START_GAME, {
-            "kind": kind, "bot_name": bot_name, "fallback": fallback,
-            "player1_id": player_ids[0], "player2_id": player_ids[1],
-            "first_seat": first_seat + 1, "waited_seconds": round(waited, 3),
-            "session_id": study_id}).inserted_primary_key[0]
+    """Store a game that starts now; returns its id. Rejected (`not_started`) while the
+    database cannot be reached: no game starts that could not be stored."""
+    try:
+        with db.engine.begin() as connection:
+            return connection.execute(START_GAME, {
+                "kind": kind, "bot_name": bot_name, "fallback": fallback,
+                "player1_id": player_ids[0], "player2_id": player_ids[1],
+                "first_seat": first_seat + 1, "waited_seconds": round(waited, 3),
+                "session_id": study_id}).inserted_primary_key[0]
+    except DBAPIError as exc:
+        if not unreachable(exc):
+            raise
+        raise Rejected(*NOT_STARTED) from exc
 
 
 def message_row(game_id: int, seat: int, player_id: int | None, text: str) -> dict[str, Any]:
@@ -73,13 +83,17 @@ def end_row(game_id: int, why: str) -> dict[str, Any]:
     return {"game": game_id, "at": utcnow(), "why": why}
 
 
-def close_orphans(running: list[int]) -> int:
-    """Close the games the database says are running but this server does not run (the
-    last process was killed); returns how many."""
+def close_orphans(running: list[int], started_before: datetime | None = None) -> int:
+    """Close the games the database says are running but the game store does not (the
+    last process was killed); returns how many. `started_before` spares the younger
+    ones: in a cluster another process may have stored a game it is about to register,
+    or ended one whose end its recorder has yet to write."""
+    orphan = [Game.ended_at.is_(None), Game.id.not_in(running)]
+    if started_before is not None:
+        orphan.append(Game.started_at < started_before)
     with db.engine.begin() as connection:
-        return connection.execute(
-            update(Game).where(Game.ended_at.is_(None), Game.id.not_in(running))
-            .values(ended_at=utcnow(), end_reason=SERVER_RESTART)).rowcount
+        return connection.execute(update(Game).where(*orphan)
+                                  .values(ended_at=utcnow(), end_reason=SERVER_RESTART)).rowcount
 
 
 def unreachable(exc: BaseException | None) -> bool:
