@@ -117,7 +117,8 @@ class Config:
         # Socket.IO's message queue between the web processes: REDIS_URL's server unless
         # another is named (pub/sub traffic can have a server of its own).
         self.MESSAGE_QUEUE_URL = env.get("MESSAGE_QUEUE_URL") or self.REDIS_URL
-        # Every key and channel of this arena in Redis starts with it: arenas can share a server.
+        # The live state's keys and the queue's channel start with it, so arenas can share a
+        # Redis; the machines' reply streams do not (such arenas share their bot workers).
         self.REDIS_PREFIX = env.get("REDIS_PREFIX") or "arena:"
         # This process's name on /healthz, so a balancer's answers say who answered.
         self.INSTANCE = env.get("INSTANCE") or f"{socket.gethostname()}:{env.get('PORT') or 5000}"

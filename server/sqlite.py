@@ -17,12 +17,14 @@ def engine_options(uri: str) -> dict[str, Any]:
     """A SQLite file gets a connection for every thread that asks, at once. With a
     bounded pool (5 + 10), forty browsers connecting together held every connection
     while each waited for another: 30 s stalls. A SQLite connection costs a file
-    handle. A database server (PostgreSQL) keeps SQLAlchemy's bounds, and each pooled
-    connection is pinged before it is reused: one the server dropped when it restarted
-    would fail the first statement of an event."""
+    handle. A database server (PostgreSQL) gets 20 connections and 20 more at a peak
+    per web process (two processes stay within PostgreSQL's default 100: SQLAlchemy's
+    5 + 10 ran out under 1,500 judges, whose greenlets all query at once), and each
+    pooled connection is pinged before it is reused: one the server dropped when it
+    restarted would fail the first statement of an event."""
     url = make_url(uri)
     if url.get_backend_name() != "sqlite":
-        return {"pool_pre_ping": True}
+        return {"pool_size": 20, "max_overflow": 20, "pool_pre_ping": True}
     if url.database in (None, "", ":memory:"):
         return {}
     return {"pool_size": 20, "max_overflow": -1}

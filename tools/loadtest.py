@@ -456,9 +456,13 @@ def main() -> None:
     parser.add_argument("--web-processes", type=int, default=2, help="the cluster's")
     parser.add_argument("--bot-workers", type=int, default=1, help="the cluster's")
     parser.add_argument("--out", help="write the results as JSON here")
+    parser.add_argument("--workdir", help="keep the servers' logs and databases here (default: removed)")
     args = parser.parse_args()
     results = []
     with tempfile.TemporaryDirectory(prefix="loadtest-") as tmp:
+        if args.workdir:
+            tmp = args.workdir
+            os.makedirs(tmp, exist_ok=True)
         for serving in args.serving.split(","):
             for target in args.servers.split(","):
                 if target == "cluster" and serving != "gevent":

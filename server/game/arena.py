@@ -16,6 +16,7 @@ from typing import Any
 import redis
 from flask import Flask
 
+from .. import redis_client
 from ..inputs import Rejected
 from ..judging import transcripts, verdicts
 from ..judging.studies import Enrolment
@@ -37,6 +38,8 @@ from .turns import Turns
 
 # Longer than any game (a study's at most an hour) and its reconnect grace.
 ORPHAN_AFTER_SECONDS = 2 * 3600
+# How long a verdict waits for other processes' recorders (they gather for 0.2 s).
+OTHERS_STORE_SECONDS = 3.0
 NOT_STORED = ("not_stored", "This conversation could not be stored yet, so neither can your "
                             "verdict. Please try again in a moment.")
 
@@ -55,7 +58,7 @@ class Arena:
     def __init__(self, app: Flask, server: Any) -> None:
         self.rng = random.Random()
         url = app.config.get("REDIS_URL")
-        client = redis.Redis.from_url(url, health_check_interval=30) if url else None
+        client = redis_client.connect(url, health_check_interval=30) if url else None
         self.store, scheduler = live_state(app, client)
         # In a cluster the other web processes play on when this one stops, and take
         # over the connections of one that dies.
@@ -118,6 +121,7 @@ class Arena:
         """A connection opened: a player back within their grace period gets `resume`."""
         if self.presence is not None:
             self.presence.joined(sid, player_id)
+            self.scheduler.start()
         self.endings.rejoin(sid, player_id)
 
     def _dropped(self, held: list[tuple[str, int]]) -> None:
@@ -134,7 +138,7 @@ class Arena:
         It is acknowledged only once the conversation it judges is stored."""
         guess = verdicts.parse_guess(data)
         game = verdicts.judged_game(player_id, self._game_named(sid, data))
-        if not self.recorder.flush(game.id):
+        if not self.recorder.flush(game.id) or not self._stored_elsewhere(game.id):
             raise Rejected(*NOT_STORED)
         running = self.store.game(game.id)
         reveal = verdicts.record_verdict(game, player_id, guess, running is not None)
@@ -143,6 +147,12 @@ class Arena:
             self.endings.end(game.id, {me: "verdict", **running.for_the_others(me, PARTNER_LEFT)},
                              "verdict", ender=me, stored=True)
         return reveal
+
+    def _stored_elsewhere(self, game_id: int) -> bool:
+        """In a cluster the partner's messages are stored by the recorder of the process
+        that relayed them: wait until the database holds every message of the game."""
+        sent = self.store.messages_sent(game_id)
+        return sent is None or transcripts.wait_for_messages(game_id, sent, OTHERS_STORE_SECONDS)
 
     def report(self, sid: str, player_id: int, data: dict) -> None:
         verdicts.record_report(player_id, data, self._game_named(sid, data))

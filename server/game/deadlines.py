@@ -58,7 +58,7 @@ class RedisDeadlines:
         self._callbacks: dict[str, Callable[..., Any]] = {}
         self._stopped = threading.Event()
         self._poller = threading.Thread(target=self._poll, name="arena-deadlines", daemon=True)
-        self._poller.start()
+        self._starting = threading.Lock()
 
     def register(self, *callbacks: Callable[..., Any]) -> None:
         for fn in callbacks:
@@ -67,6 +67,7 @@ class RedisDeadlines:
     def later(self, delay: float, fn: Callable[..., Any], *args: Any) -> None:
         """Run `fn(*args)` in `delay` seconds, in some process of the cluster. Raises
         redis.RedisError if Redis cannot take it (the caller's operation fails with it)."""
+        self.start()
         if delay <= 0:
             self.local.later(0, fn, *args)
             return
@@ -76,14 +77,24 @@ class RedisDeadlines:
         member = json.dumps([secrets.token_hex(8), name, list(args)])
         self._add(keys=[self.key], args=[delay, member])
 
+    def start(self) -> None:
+        """Claim deadlines from now on. The arena calls it at its first connection, and
+        `later` at the first deadline: a process that never serves (`flask db upgrade`
+        building the app) must not take and run the cluster's."""
+        with self._starting:
+            if not self._poller.is_alive() and not self._stopped.is_set():
+                self._poller.start()
+
     def pending(self) -> int:
         """How many deadlines of the cluster have not fallen due (or not been claimed)."""
         return self.r.zcard(self.key) + self.local.pending()
 
     def close(self, timeout: float = 2.0) -> None:
         """Stop claiming deadlines (those not due stay in Redis for the other processes)."""
-        self._stopped.set()
-        self._poller.join(timeout)
+        with self._starting:
+            self._stopped.set()
+        if self._poller.is_alive():
+            self._poller.join(timeout)
         self.local.close(timeout)
 
     def _poll(self) -> None:

@@ -55,7 +55,7 @@ class Presence:
         self._beat, self._claim_dead = client.register_script(_BEAT), client.register_script(_CLAIM_DEAD)
         self._stopped = threading.Event()
         self._beating = threading.Thread(target=self._run, name="arena-presence", daemon=True)
-        self._beating.start()
+        self._starting = threading.Lock()
 
     def _host_key(self, host: str) -> str:
         return f"{self.prefix}host:{host}"
@@ -66,6 +66,7 @@ class Presence:
     def joined(self, sid: str, player_id: int) -> None:
         """A connection opened here. (With Redis down it goes untracked: should this
         process then die, its player reconnects as after any lost connection.)"""
+        self.start()
         try:
             with self.r.pipeline() as pipe:
                 pipe.hset(self._host_key(self.host), sid, player_id)
@@ -73,6 +74,14 @@ class Presence:
                 pipe.execute()
         except redis.RedisError as exc:
             log.warning("presence: connection %s not tracked: %s", sid, exc)
+
+    def start(self) -> None:
+        """Beat from now on; `joined` calls it, so the beat starts with the first
+        connection: a process that never serves (`flask db upgrade` building the app)
+        neither beats nor takes over the dead."""
+        with self._starting:
+            if not self._beating.is_alive() and not self._stopped.is_set():
+                self._beating.start()
 
     def left(self, sid: str) -> None:
         try:
@@ -91,8 +100,10 @@ class Presence:
 
     def close(self) -> None:
         """Stop beating; a process that stops cleanly has closed its connections itself."""
-        self._stopped.set()
-        self._beating.join(2)
+        with self._starting:
+            self._stopped.set()
+        if self._beating.is_alive():
+            self._beating.join(2)
         try:
             self.r.zrem(self.hosts, self.host)
         except redis.RedisError:

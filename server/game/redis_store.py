@@ -15,6 +15,7 @@ one host's clock (`make cluster` runs them on one machine).
 Layout, under a prefix (default "arena:"):
     waiters   hash  sid -> waiter          queue     sorted set  sid by arrival
     game:<id> string the running game      games     set of running game ids
+    ended:<id> string an ended game's message count, for an hour
     seat_of   hash  sid -> [game, seat]    latest    hash  sid -> current or latest game
     away      hash  player id -> absence   enrolled  hash  sid -> study enrolment
     recent:<kind>:<key>  list of the most recent values of a kind
@@ -78,6 +79,8 @@ def _tuples(value: Any) -> Any:
     return tuple(_tuples(v) for v in value) if isinstance(value, list) else value
 
 
+# How long an ended game's message count stays, for verdicts given after its end.
+ENDED_KEPT_SECONDS = 3600
 # Set KEYS[1] to ARGV[2] if it still holds ARGV[1]; 1 if it did.
 _COMPARE_AND_SET = """
 if redis.call('GET', KEYS[1]) == ARGV[1] then
@@ -286,6 +289,16 @@ class RedisGameStore:
             return game
         return self._change_game(game_id, change)
 
+    def messages_sent(self, game_id: int) -> int | None:
+        game = self.game(game_id)
+        if game is not None:
+            return len(game.history)
+        ended = self.r.get(self._ended_key(game_id))
+        return None if ended is None else int(ended)
+
+    def _ended_key(self, game_id: int) -> str:
+        return f"{self.prefix}ended:{game_id}"
+
     def end(self, game_id: int) -> RunningGame | None:
         key = self._game_key(game_id)
 
@@ -298,6 +311,7 @@ class RedisGameStore:
             pipe.multi()
             pipe.delete(key)
             pipe.srem(self.games, game_id)
+            pipe.set(self._ended_key(game_id), len(game.history), ex=ENDED_KEPT_SECONDS)
             ours = [sid for sid, raw in zip(sids, playing) if raw is not None and json.loads(raw)[0] == game_id]
             if ours:
                 pipe.hdel(self.seats, *ours)

@@ -84,6 +84,11 @@ class GameStore(Protocol):
         """Mark that the partner saw `seat` typing this turn; the game if this is the
         first time (so "typing" goes out), else None. Rejected as `send`."""
 
+    def messages_sent(self, game_id: int) -> int | None:
+        """How many messages a running or recently ended game has had, where another
+        process may still be storing some of them (a cluster); None where this process
+        stores them all."""
+
     def end(self, game_id: int) -> RunningGame | None:
         """End a game; the game as it ended to the first caller, None to every later one."""
 

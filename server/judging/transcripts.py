@@ -26,11 +26,12 @@ from __future__ import annotations
 
 import itertools
 import logging
+import time
 from datetime import datetime
 from typing import Any, NamedTuple
 
 from flask import Flask
-from sqlalchemy import bindparam, insert, update
+from sqlalchemy import bindparam, func, insert, select, update
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.sql import Executable
 
@@ -81,6 +82,20 @@ def message_row(game_id: int, seat: int, player_id: int | None, text: str) -> di
 
 def end_row(game_id: int, why: str) -> dict[str, Any]:
     return {"game": game_id, "at": utcnow(), "why": why}
+
+
+def wait_for_messages(game_id: int, count: int, timeout: float) -> bool:
+    """Wait (up to `timeout` seconds) until the database holds `count` messages of the
+    game: in a cluster, other web processes' recorders write some of them."""
+    deadline = time.monotonic() + timeout
+    statement = select(func.count()).select_from(Message).where(Message.game_id == game_id)
+    while True:
+        with db.engine.connect() as connection:
+            if connection.execute(statement).scalar_one() >= count:
+                return True
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.1)  # a recorder gathers for GATHER_SECONDS: asking more often only loads the database
 
 
 def close_orphans(running: list[int], started_before: datetime | None = None) -> int:

@@ -67,11 +67,14 @@ def refused_while_unreachable() -> Iterator[None]:
 
 
 def judged_game(player_id: int, game_id: Any) -> Game:
-    """The game a verdict or report is about, if the player played in it."""
+    """The game a verdict or report is about, if the player played in it. Its read
+    transaction ends here: a verdict then waits for the recorder holding no database
+    connection (hundreds of judges giving verdicts at once emptied the pool)."""
     # An Integer column: 32 bits on PostgreSQL, which refuses to compare a larger number.
     valid = type(game_id) is int and 0 < game_id < 2**31
     with refused_while_unreachable():
         game = db.session.get(Game, game_id) if valid else None
+        db.session.commit()
     if game is None or game.seat_of(player_id) is None:
         raise Rejected("no_game", "There is no game of yours to judge.")
     return game

@@ -24,8 +24,7 @@ import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-import redis
-
+from .. import redis_client
 from . import History, Timing
 
 GROUP = "bot-workers"
@@ -34,10 +33,8 @@ ANSWERS_PREFIX = "answers:"
 REPLY_DEADLINE_SECONDS = 15.0  # a person's longest pause (LONGEST_PAUSE_SECONDS)
 STREAM_CAP = 10_000  # jobs kept on a stream nobody reads (no worker running), roughly
 
-
 def stream_of(machine_name: str) -> str:
     return STREAM_PREFIX + machine_name
-
 
 @dataclass(frozen=True)
 class Job:
@@ -65,7 +62,6 @@ class Job:
         return cls(entry_id, history, fields["reply_to"], int(fields["index"]),
                    int(fields["ttl_ms"]))
 
-
 class RemoteMachine:
     """A machine named `name`, paced by `timing`, whose replies bot workers compute.
 
@@ -79,7 +75,7 @@ class RemoteMachine:
         self.name, self.timing, self.deadline_seconds = name, timing, deadline_seconds
         self.stream = stream_of(name)
         # A socket timeout past the longest BLPOP, so a dead connection cannot hang the batcher.
-        self.client = redis.Redis.from_url(redis_url, decode_responses=True,
+        self.client = redis_client.connect(redis_url, decode_responses=True,
                                            socket_timeout=deadline_seconds + 5,
                                            socket_connect_timeout=5)
 

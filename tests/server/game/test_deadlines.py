@@ -83,6 +83,7 @@ def test_a_deadline_outlives_the_process_that_set_it(clocks):
     gone, survivor = clocks("web-1"), clocks("web-2")
     gone.deadlines.later(0.3, gone.fire, "time up")
     gone.close()
+    survivor.deadlines.start()  # as a web process does at its first connection
     assert _wait_until(lambda: survivor.ran["time up"] == 1)
 
 

@@ -20,6 +20,7 @@ class Process:
         self.client = redis.Redis.from_url(url)
         self.handed: list[list[tuple[str, int]]] = []
         self.presence = Presence(self.client, prefix, self.handed.append)
+        self.presence.start()  # as a web process does at its first connection
 
     def die(self) -> None:
         """Stop beating without a goodbye, as under SIGKILL."""

@@ -215,3 +215,17 @@ def test_racing_processes_end_a_game_once_and_send_one_message_per_turn(stores):
     assert len(setup.game(1).history) == 1
     ended = race(8, lambda i: own[i].end(1))
     assert sum(result is not None for result in ended) == 1
+
+
+def test_a_shared_store_counts_a_games_messages_after_its_end(redis_client):
+    """What a verdict waits for: every message of the game stored, whichever process
+    relayed it (a process's own store needs no count: its recorder has them all)."""
+    store = RedisGameStore(redis_client)
+    store.add_game(human_game())
+    store.send(1, 0, "hi")
+    store.send(1, 1, "hello")
+    assert store.messages_sent(1) == 2
+    store.end(1)
+    assert store.messages_sent(1) == 2
+    assert store.messages_sent(2) is None
+    assert MemoryGameStore().messages_sent(1) is None
