@@ -121,7 +121,7 @@ class Cluster:
             old.stop()  # a stale state file: what is left of its PostgreSQL goes too
         ports = [settings.port + i for i in range(settings.web_processes + 1)]
         for port in ports:
-            if not _port_free(port):
+            if not port_free(port):
                 raise ClusterError(f"port {port} is in use: the cluster needs PORT to "
                                    f"PORT+WEB_PROCESSES ({ports[0]}-{ports[-1]}); choose another PORT")
         state_dir.mkdir(parents=True, exist_ok=True)
@@ -339,7 +339,7 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def _port_free(port: int) -> bool:
+def port_free(port: int) -> bool:
     """Whether a server could listen on the port (as ours do, past connections in TIME_WAIT)."""
     with socket.socket() as s:
         s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)

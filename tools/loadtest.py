@@ -55,7 +55,7 @@ import psutil
 import psycopg
 import socketio
 
-from cluster import Cluster, Settings  # tools/cluster.py, beside this script
+from cluster import Cluster, Settings, free_port, port_free  # tools/cluster.py, beside this script
 
 ROOT = Path(__file__).resolve().parent.parent
 WORDS = ("so what do you do for fun i like music and long walks haha no way really "
@@ -208,12 +208,6 @@ async def load(base: str, args: argparse.Namespace) -> Tally:
 
 # -- running the servers, watching their memory ---------------------------------------
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def wait_up(port: int, proc: subprocess.Popen, timeout: float = 60) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -344,14 +338,9 @@ def start_cluster(args: argparse.Namespace, workdir: Path):
 def free_port_run(length: int) -> int:
     """The first of `length` free consecutive ports (the cluster's PORT ... PORT+N)."""
     for first in range(20000, 30000, length + 1):
-        if all(_port_free(first + i) for i in range(length)):
+        if all(port_free(first + i) for i in range(length)):
             return first
     raise RuntimeError("no free run of ports")
-
-
-def _port_free(port: int) -> bool:
-    with socket.socket() as s:
-        return s.connect_ex(("127.0.0.1", port)) != 0
 
 
 def run_against(target: str, serving: str, args: argparse.Namespace, workdir: Path) -> dict:

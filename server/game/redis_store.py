@@ -102,10 +102,6 @@ class RedisGameStore:
         self.away, self.enrolled = prefix + "away", prefix + "enrolled"
         self._compare_and_set = client.register_script(_COMPARE_AND_SET)
 
-    @classmethod
-    def from_url(cls, url: str, prefix: str = "arena:") -> RedisGameStore:
-        return cls(redis.Redis.from_url(url, health_check_interval=30), prefix)
-
     def _game_key(self, game_id: int) -> str:
         return f"{self.prefix}game:{game_id}"
 
