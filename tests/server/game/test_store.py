@@ -9,6 +9,7 @@ from collections.abc import Callable
 
 import pytest
 
+from server import redis_client
 from server.game.memory_store import MemoryGameStore
 from server.game.redis_store import RedisGameStore
 from server.game.state import Away, RunningGame, Seat, Waiter
@@ -168,7 +169,7 @@ def stores(redis_url) -> Callable[[], RedisGameStore]:
     made: list[RedisGameStore] = []
 
     def make() -> RedisGameStore:
-        made.append(RedisGameStore.from_url(redis_url))
+        made.append(RedisGameStore(redis_client.connect(redis_url)))
         return made[-1]
     yield make
     for store in made:
