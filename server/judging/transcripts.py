@@ -27,6 +27,8 @@ from __future__ import annotations
 import itertools
 import logging
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime
 from typing import Any, NamedTuple
 
@@ -61,17 +63,12 @@ def open_game(kind: str, player_ids: list[int | None], bot_name: str | None, fal
               first_seat: int, waited: float, study_id: int | None) -> int:
     """Store a game that starts now; returns its id. Rejected (`not_started`) while the
     database cannot be reached: no game starts that could not be stored."""
-    try:
-        with db.engine.begin() as connection:
-            return connection.execute(START_GAME, {
-                "kind": kind, "bot_name": bot_name, "fallback": fallback,
-                "player1_id": player_ids[0], "player2_id": player_ids[1],
-                "first_seat": first_seat + 1, "waited_seconds": round(waited, 3),
-                "session_id": study_id}).inserted_primary_key[0]
-    except DBAPIError as exc:
-        if not unreachable(exc):
-            raise
-        raise Rejected(*NOT_STARTED) from exc
+    with refused_while_unreachable(NOT_STARTED), db.engine.begin() as connection:
+        return connection.execute(START_GAME, {
+            "kind": kind, "bot_name": bot_name, "fallback": fallback,
+            "player1_id": player_ids[0], "player2_id": player_ids[1],
+            "first_seat": first_seat + 1, "waited_seconds": round(waited, 3),
+            "session_id": study_id}).inserted_primary_key[0]
 
 
 def message_row(game_id: int, seat: int, player_id: int | None, text: str) -> dict[str, Any]:
@@ -116,6 +113,20 @@ def unreachable(exc: BaseException | None) -> bool:
     same work may succeed later: connecting failed (SQLAlchemy names no statement then),
     or the connection broke under the statement."""
     return isinstance(exc, DBAPIError) and (exc.connection_invalidated or exc.statement is None)
+
+
+@contextmanager
+def refused_while_unreachable(refusal: tuple[str, str]) -> Iterator[None]:
+    """An unreachable database refuses the request with `refusal`, which tells the
+    player to try again, rather than `internal`: nothing is wrong with what they sent."""
+    try:
+        yield
+    except DBAPIError as exc:
+        if not unreachable(exc):
+            raise
+        log.warning("refused: the database cannot be reached (%s)", exc.orig)
+        db.session.rollback()
+        raise Rejected(*refusal) from None
 
 
 class Row(NamedTuple):

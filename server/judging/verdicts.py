@@ -8,22 +8,18 @@ While the database cannot be reached, verdicts and reports are refused with `not
 """
 from __future__ import annotations
 
-import logging
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import or_, select
-from sqlalchemy.exc import DBAPIError, IntegrityError
+from sqlalchemy.exc import IntegrityError
 
 from ..extensions import db
 from ..inputs import Rejected, tidy
 from ..models import HUMAN, MACHINE, Game, Report, Verdict
 from . import studies
-from .transcripts import STORE_END, end_row, unreachable
+from .transcripts import STORE_END, end_row, refused_while_unreachable
 
-log = logging.getLogger(__name__)
 MAX_REASON_CHARS = 500
 DATABASE_DOWN = ("not_stored", "The database cannot be reached just now, so this was not "
                                "stored. Please try again in a moment.")
@@ -52,27 +48,13 @@ def parse_guess(data: dict) -> Guess:
     return Guess(guess, round(confidence), reason)
 
 
-@contextmanager
-def refused_while_unreachable() -> Iterator[None]:
-    """An unreachable database refuses the request with `not_stored`, which tells the
-    player to try again, rather than `internal`: nothing is wrong with what they sent."""
-    try:
-        yield
-    except DBAPIError as exc:
-        if not unreachable(exc):
-            raise
-        log.warning("refused: the database cannot be reached (%s)", exc.orig)
-        db.session.rollback()
-        raise Rejected(*DATABASE_DOWN) from None
-
-
 def judged_game(player_id: int, game_id: Any) -> Game:
     """The game a verdict or report is about, if the player played in it. Its read
     transaction ends here: a verdict then waits for the recorder holding no database
     connection (hundreds of judges giving verdicts at once emptied the pool)."""
     # An Integer column: 32 bits on PostgreSQL, which refuses to compare a larger number.
     valid = type(game_id) is int and 0 < game_id < 2**31
-    with refused_while_unreachable():
+    with refused_while_unreachable(DATABASE_DOWN):
         game = db.session.get(Game, game_id) if valid else None
         db.session.commit()
     if game is None or game.seat_of(player_id) is None:
@@ -93,7 +75,7 @@ def record_verdict(game: Game, player_id: int, guess: Guess, running: bool) -> d
     """Store the verdict (and, if the game still runs, its end, in the same transaction);
     returns the reveal. Rejected if the judge already judged it or may not judge, or if
     the database cannot be reached."""
-    with refused_while_unreachable():
+    with refused_while_unreachable(DATABASE_DOWN):
         if game.study_id is not None:
             studies.check_judge(game, player_id)
         partner = MACHINE if game.kind == MACHINE else HUMAN
@@ -124,6 +106,6 @@ def record_report(player_id: int, data: dict, game_id: Any) -> None:
     if text is not None and (not isinstance(text, str) or len(text) > MAX_REASON_CHARS):
         raise Rejected("bad_report", f"A report is text of at most {MAX_REASON_CHARS} characters.")
     game = judged_game(player_id, game_id)
-    with refused_while_unreachable():
+    with refused_while_unreachable(DATABASE_DOWN):
         db.session.add(Report(game_id=game.id, reporter_id=player_id, text=text or None))
         db.session.commit()
