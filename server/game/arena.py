@@ -34,6 +34,7 @@ from .presence import Presence
 from .redis_store import RedisGameStore
 from .scheduler import Scheduler
 from .store import GameStore
+from .stored_counts import StoredCounts
 from .turns import Turns
 
 # Longer than any game (a study's at most an hour) and its reconnect grace.
@@ -66,9 +67,12 @@ class Arena:
         self.presence = None if client is None else Presence(
             client, app.config["REDIS_PREFIX"],
             lambda held: self.scheduler.later(0, self._dropped, held))
+        # In a cluster, what each process's recorder stored, for the verdicts' wait.
+        self.stored = None if client is None else StoredCounts(client, app.config["REDIS_PREFIX"])
         self.plumbing = Plumbing(
             config=app.config, store=self.store, scheduler=scheduler,
-            recorder=Recorder(app), replies=ReplyBatcher(app.config.get("REPLY_BATCHING", True)),
+            recorder=Recorder(app, on_stored=None if self.stored is None else self.stored.add),
+            replies=ReplyBatcher(app.config.get("REPLY_BATCHING", True)),
             roster=Roster(app.config.get("MACHINES"),
                           worker_process=app.config.get("REPLY_PROCESS", False),
                           redis_url=app.config.get("REDIS_URL")),
@@ -150,9 +154,11 @@ class Arena:
 
     def _stored_elsewhere(self, game_id: int) -> bool:
         """In a cluster the partner's messages are stored by the recorder of the process
-        that relayed them: wait until the database holds every message of the game."""
+        that relayed them: wait until the recorders have stored every message of the
+        game, or else the database holds them all."""
         sent = self.store.messages_sent(game_id)
-        return sent is None or transcripts.wait_for_messages(game_id, sent, OTHERS_STORE_SECONDS)
+        return (sent is None or self.stored.wait(game_id, sent, OTHERS_STORE_SECONDS)
+                or transcripts.messages_stored(game_id) >= sent)
 
     def report(self, sid: str, player_id: int, data: dict) -> None:
         verdicts.record_report(player_id, data, self._game_named(sid, data))

@@ -1,13 +1,17 @@
 """Machines wait, leave and lag as people recently did, so that timing gives nothing away.
 
-What people did is kept in the game store (the open game's and each study's apart,
-since studies never mix): how long judges waited for a person, how long partners
-stayed in games between people and whether they left, and how long a message took to
-reach a person and their answer to come back. Every draw comes from those.
+What people did in games is kept in the game store, which a cluster's processes share
+(the open game's and each study's apart, since studies never mix): how long judges
+waited for a person, and how long partners stayed in games between people and whether
+they left. How long a message took to reach a person and their answer to come back, and
+the server's intake of it, are measured on every message and are this process's own
+network and load: they stay in its memory, and its machines lag as its people do.
+Every draw comes from those.
 """
 from __future__ import annotations
 
 import random
+from collections import deque
 from collections.abc import Mapping
 from typing import Any
 
@@ -23,6 +27,8 @@ class Mimicry:
 
     def __init__(self, store: GameStore, config: Mapping[str, Any], rng: random.Random) -> None:
         self.store, self.config, self.rng = store, config, rng
+        self.round_trips: deque[float] = deque(maxlen=KEEP[ROUND_TRIPS])
+        self.intakes: deque[float] = deque(maxlen=KEEP[INTAKES])
 
     # -- what people did ---------------------------------------------------------------
 
@@ -37,11 +43,11 @@ class Mimicry:
 
     def record_round_trip(self, seconds: float) -> None:
         """A `chat` reached a person and their browser's acknowledgement came back."""
-        self.store.remember(ROUND_TRIPS, None, seconds, KEEP[ROUND_TRIPS])
+        self.round_trips.append(seconds)
 
     def record_intake(self, seconds: float) -> None:
         """A person's `chat` took this long from reaching the server to being handled."""
-        self.store.remember(INTAKES, None, seconds, KEEP[INTAKES])
+        self.intakes.append(seconds)
 
     # -- what machines do ----------------------------------------------------------------
 
@@ -85,7 +91,6 @@ class Mimicry:
         them and theirs back over the network, and the server's intake of their event.
         Drawn from people's recent ones, so its spread matches theirs;
         MACHINE_LAG_SECONDS until both are measured."""
-        trips, intakes = self.store.recent(ROUND_TRIPS, None), self.store.recent(INTAKES, None)
-        if trips and intakes:
-            return self.rng.choice(trips) + self.rng.choice(intakes)
+        if self.round_trips and self.intakes:
+            return self.rng.choice(self.round_trips) + self.rng.choice(self.intakes)
         return self.config["MACHINE_LAG_SECONDS"]

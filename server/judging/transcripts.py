@@ -26,8 +26,8 @@ from __future__ import annotations
 
 import itertools
 import logging
-import time
-from collections.abc import Iterator
+from collections import Counter
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from datetime import datetime
 from typing import Any, NamedTuple
@@ -81,18 +81,12 @@ def end_row(game_id: int, why: str) -> dict[str, Any]:
     return {"game": game_id, "at": utcnow(), "why": why}
 
 
-def wait_for_messages(game_id: int, count: int, timeout: float) -> bool:
-    """Wait (up to `timeout` seconds) until the database holds `count` messages of the
-    game: in a cluster, other web processes' recorders write some of them."""
-    deadline = time.monotonic() + timeout
+def messages_stored(game_id: int) -> int:
+    """How many messages of the game the database holds: in a cluster, other web
+    processes' recorders write some of them."""
     statement = select(func.count()).select_from(Message).where(Message.game_id == game_id)
-    while True:
-        with db.engine.connect() as connection:
-            if connection.execute(statement).scalar_one() >= count:
-                return True
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(0.1)  # a recorder gathers for GATHER_SECONDS: asking more often only loads the database
+    with db.engine.connect() as connection:
+        return connection.execute(statement).scalar_one()
 
 
 def close_orphans(running: list[int], started_before: datetime | None = None) -> int:
@@ -135,11 +129,12 @@ class Row(NamedTuple):
 
 
 class Recorder(BatchWorker[Row]):
-    """`add(statement, params)` from any thread; one writer thread executes them in order."""
+    """`add(statement, params)` from any thread; one writer thread executes them in order.
+    `on_stored`, if given, hears after each commit how many messages of each game it held."""
 
-    def __init__(self, app: Flask) -> None:
+    def __init__(self, app: Flask, on_stored: Callable[[Mapping[int, int]], None] | None = None) -> None:
         super().__init__("recorder", gather_seconds=GATHER_SECONDS)
-        self.app = app
+        self.app, self.on_stored = app, on_stored
         self.added = self.done = 0  # rows handed over, and those written (or failed)
         self.failed_games: set[int] = set()  # games with a row that could not be stored
         # Transactions begun and finished: a flush waits for one begun after it asked.
@@ -176,6 +171,7 @@ class Recorder(BatchWorker[Row]):
         what cannot be stored is lost."""
         fault = self._commit_once_reachable(batch)
         if fault is None:
+            self._stored(batch)
             return
         if unreachable(fault):  # the server is stopping before the database came back
             self._lose(batch, fault)
@@ -184,6 +180,11 @@ class Recorder(BatchWorker[Row]):
                 self._write([row])
         else:
             self._lose(batch, fault)
+
+    def _stored(self, rows: list[Row]) -> None:
+        messages = Counter(row.params["game_id"] for row in rows if row.statement is STORE_MESSAGE)
+        if messages and self.on_stored is not None:
+            self.on_stored(messages)
 
     def _commit_once_reachable(self, rows: list[Row]) -> Exception | None:
         """Commit `rows` in one transaction, trying again for as long as the database

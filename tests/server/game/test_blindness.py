@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from server.game.mimicry import INTAKES, MIN_STAYS_TO_IMITATE, ROUND_TRIPS, STAYS, WAITS
+from server.game.mimicry import MIN_STAYS_TO_IMITATE, STAYS, WAITS
 
 pytestmark = pytest.mark.both_stores
 
@@ -179,15 +179,15 @@ def test_machines_add_the_round_trips_and_intakes_people_had(app, arena, new_pla
     second.emit("find_game")
     speaker = first if first.wait_for("game_started")["you_first"] else second
     speaker.emit("chat", {"text": "hello"})
-    assert len(arena.store.recent(INTAKES, None)) == 1  # from the packet's arrival to the rules
+    assert len(arena.mimicry.intakes) == 1  # from the packet's arrival to the rules
 
     manager = app.extensions["socketio"].server.manager
     pending = [ack for acks in manager.callbacks.values() for key, ack in acks.items() if key != 0]
     assert len(pending) == 1  # the partner's browser is asked to acknowledge the chat
-    assert arena.store.recent(ROUND_TRIPS, None) == []
+    assert not arena.mimicry.round_trips
     pending[0]()  # ... and does
-    [trip] = arena.store.recent(ROUND_TRIPS, None)
+    [trip] = arena.mimicry.round_trips
     assert 0 <= trip < 3
 
     monkeypatch.setattr(arena.rng, "choice", lambda recent: recent[0])
-    assert arena.mimicry.lag() == trip + arena.store.recent(INTAKES, None)[0]
+    assert arena.mimicry.lag() == trip + arena.mimicry.intakes[0]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections import Counter
 
 import pytest
 from sqlalchemy import select, text
@@ -65,6 +66,21 @@ def test_a_statement_that_fails_is_logged_and_loses_nothing_else(app, recorder, 
     assert stored(app, game_id) == ["before", "after"]
     assert [r.getMessage() for r in caplog.records] == \
         ["could not store insert into no_such_table values (:n) {'n': 1}"]
+
+
+def test_after_each_commit_the_recorder_tells_how_many_messages_of_each_game_it_stored(
+        app, game_id):
+    heard = []
+    recorder = Recorder(app, on_stored=heard.append)
+    try:
+        add_message(recorder, game_id, "one")
+        recorder.add(STORE_END, {"game": game_id, "at": utcnow(), "why": "verdict"})
+        add_message(recorder, game_id, "two")
+        recorder.add(text("insert into no_such_table values (:n)"), {"n": 1})
+        assert recorder.flush()
+    finally:
+        recorder.close()
+    assert sum(heard, Counter()) == {game_id: 2}  # messages only, and only what was stored
 
 
 def test_a_game_ends_once_and_the_first_end_stored_wins(app, recorder, game_id):
