@@ -28,9 +28,12 @@ Reported per server: games completed, messages sent and delivered per second, me
 lost, errors, send-to-partner latency (p50/p95/p99) of person-to-person messages,
 machine replies, verdicts acknowledged and (arena) stored, the CPU all of a server's
 processes used (children, Redis, PostgreSQL and nginx included) per delivered message,
-the first process's memory over time
-(RSS) and peak thread count, and the load generator's own event-loop lag (a busy client
-inflates latencies). This is a benchmark, not a test: nothing asserts; read the table.
+and by role (web processes, bot workers, Redis, PostgreSQL, nginx), the load
+generator's own CPU, the first process's memory over time (RSS) and peak thread count,
+and the load generator's event-loop lag (a busy client inflates latencies). For the
+cluster also the capacity model's figures (docs/scaling.md): Redis commands per
+delivered message, PostgreSQL rows written per game, and bot-worker CPU per GRU token
+in the stored replies. This is a benchmark, not a test: nothing asserts; read the table.
 """
 from __future__ import annotations
 
@@ -47,15 +50,18 @@ import tempfile
 import threading
 import time
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import aiohttp
 import psutil
 import psycopg
+import redis
 import socketio
 
 from cluster import Cluster, Settings, free_port, port_free  # tools/cluster.py, beside this script
+from model.tokenizer import Tokenizer
 
 ROOT = Path(__file__).resolve().parent.parent
 WORDS = ("so what do you do for fun i like music and long walks haha no way really "
@@ -281,8 +287,20 @@ def cpu_used(before: dict[int, float], after: dict[int, float]) -> float:
     return sum(cpu - before.get(pid, 0.0) for pid, cpu in after.items())
 
 
-def start_one(target: str, serving: str, args: argparse.Namespace, workdir: Path):
-    """The relay or the arena in one process: (url, its pids, stop, verdicts stored)."""
+@dataclass
+class Started:
+    """A server under test: its address, its processes by role (each with its children),
+    how to stop it, how many verdicts it stored (None: it stores none), and its
+    counters (what its Redis and PostgreSQL did so far; none for one process)."""
+    url: str
+    roles: dict[str, list[int]]
+    stop: Callable[[], None]
+    stored: Callable[[], int | None]
+    counters: Callable[[], dict[str, int]]
+
+
+def start_one(target: str, serving: str, args: argparse.Namespace, workdir: Path) -> Started:
+    """The relay or the arena in one process."""
     port = free_port()
     env = {**os.environ, "PYTHONUNBUFFERED": "1", "PORT": str(port)}
     servers = str(Path(__file__).with_name("servers.py"))
@@ -316,23 +334,42 @@ def start_one(target: str, serving: str, args: argparse.Namespace, workdir: Path
     except BaseException:
         stop()
         raise
-    return f"http://127.0.0.1:{port}", [serving_process(proc, serving).pid], stop, stored
+    return Started(f"http://127.0.0.1:{port}", {target: [serving_process(proc, serving).pid]},
+                   stop, stored, lambda: {})
 
 
-def start_cluster(args: argparse.Namespace, workdir: Path):
+def start_cluster(args: argparse.Namespace, workdir: Path) -> Started:
     """The cluster (tools/cluster.py: nginx, web processes, bot workers, Redis and a
-    throwaway PostgreSQL): (the balancer's url, every pid, stop, verdicts stored)."""
+    throwaway PostgreSQL), reached through its balancer."""
     settings = Settings(port=free_port_run(args.web_processes + 1), web_processes=args.web_processes,
                         bot_workers=args.bot_workers, state_dir=workdir / "cluster",
                         env={**os.environ, **arena_env(args)})
     cluster = Cluster.start(settings)
-    parts = cluster.state["processes"] + cluster.state["services"]
-    pids = [p["pid"] for p in parts] + [cluster.state["postgres"]["pid"]]
+    roles: dict[str, list[int]] = defaultdict(list)
+    for part in cluster.state["processes"] + cluster.state["services"]:
+        roles[part["name"].split("-")[0]].append(part["pid"])  # web-1 -> web, bot-1 -> bot
+    roles["postgres"].append(cluster.state["postgres"]["pid"])
+    database, queue = cluster.state["database_url"], redis.Redis.from_url(cluster.state["redis_url"])
 
     def stored() -> int:
-        with psycopg.connect(cluster.state["database_url"]) as conn:
+        with psycopg.connect(database) as conn:
             return conn.execute("select count(*) from verdict").fetchone()[0]
-    return cluster.url, pids, cluster.stop, stored
+
+    def counters() -> dict[str, int]:
+        with psycopg.connect(database) as conn:
+            rows = conn.execute("select sum(n_tup_ins + n_tup_upd + n_tup_del) from pg_stat_user_tables").fetchone()[0]
+        return {"redis_commands": queue.info("stats")["total_commands_processed"],
+                "postgres_rows": int(rows or 0), "gru_tokens": gru_tokens(database)}
+    return Started(cluster.url, dict(roles), cluster.stop, stored, counters)
+
+
+def gru_tokens(database_url: str) -> int:
+    """How many of the GRU's tokens (its SentencePiece pieces) the stored replies hold."""
+    tokenizer = Tokenizer.load(ROOT / "model" / "default" / "tokenizer.model")
+    with psycopg.connect(database_url) as conn:
+        texts = conn.execute("select m.text from message m join game g on g.id = m.game_id "
+                             "where m.player_id is null and g.bot_name like 'gru%'").fetchall()
+    return sum(len(tokenizer.encode(text)) for text, in texts)
 
 
 def free_port_run(length: int) -> int:
@@ -344,33 +381,56 @@ def free_port_run(length: int) -> int:
 
 
 def run_against(target: str, serving: str, args: argparse.Namespace, workdir: Path) -> dict:
-    if target == "cluster":
-        url, pids, stop_server, stored = start_cluster(args, workdir)
-    else:
-        url, pids, stop_server, stored = start_one(target, serving, args, workdir)
+    server = start_cluster(args, workdir) if target == "cluster" else start_one(target, serving, args, workdir)
     samples: list = []
     stop = threading.Event()
     neighbours: list[subprocess.Popen] = []
     try:
-        watcher = threading.Thread(target=watch_memory, args=(psutil.Process(pids[0]), samples, stop, 5.0))
+        first = next(iter(server.roles.values()))[0]
+        watcher = threading.Thread(target=watch_memory, args=(psutil.Process(first), samples, stop, 5.0))
         watcher.start()
         neighbours = start_neighbours(args.neighbours)
         args.target = target
-        cpu_before, started = cpu_seconds(pids), time.monotonic()
-        tally = asyncio.run(load(url, args))
-        took, after = time.monotonic() - started, cpu_seconds(pids)
-        cpu = cpu_used(cpu_before, after)
-        verdicts = stored()
+        before = {role: cpu_seconds(pids) for role, pids in server.roles.items()}
+        counted, ours, started = server.counters(), own_cpu(), time.monotonic()
+        tally = asyncio.run(load(server.url, args))
+        took, ours = time.monotonic() - started, own_cpu() - ours
+        after = {role: cpu_seconds(pids) for role, pids in server.roles.items()}
+        counted = {name: count - counted[name] for name, count in server.counters().items()}
+        verdicts = server.stored()
     finally:
         for neighbour in neighbours:
             neighbour.kill()
         stop.set()
-        stop_server()
+        server.stop()
     result = summarise(target, tally, samples, verdicts, took, args.seconds)
     relayed = tally.delivered
+    by_role = {role: cpu_used(before[role], after[role]) for role in after}
+    cpu = sum(by_role.values())
     return {**result, "serving": "cluster" if target == "cluster" else serving,
-            "server_processes": len(after), "cpu_seconds": round(cpu, 1),
-            "cpu_ms_per_message": round(1000 * cpu / relayed, 2) if relayed else None}
+            "server_processes": sum(map(len, after.values())), "cpu_seconds": round(cpu, 1),
+            "cpu_ms_per_message": round(1000 * cpu / relayed, 2) if relayed else None,
+            "cpu_seconds_by_role": {role: round(used, 1) for role, used in by_role.items()},
+            "load_generator_cpu_seconds": round(ours, 1), **per_unit(counted, by_role, tally)}
+
+
+def own_cpu() -> float:
+    """The load generator's own CPU seconds so far (its judges share the server's cores)."""
+    times = psutil.Process().cpu_times()
+    return times.user + times.system
+
+
+def per_unit(counted: dict[str, int], by_role: dict[str, float], tally: "Tally") -> dict:
+    """The capacity model's figures (docs/scaling.md): Redis commands per relayed
+    message, PostgreSQL rows written per game, bot-worker CPU per generated GRU token."""
+    if not counted:
+        return {}
+    games = sum(tally.games.values())
+    return {"counted": counted,
+            "redis_commands_per_message": round(counted["redis_commands"] / tally.delivered, 1),
+            "postgres_rows_per_game": round(counted["postgres_rows"] / games, 1) if games else None,
+            "bot_cpu_ms_per_gru_token": round(1000 * by_role.get("bot", 0) / counted["gru_tokens"], 3)
+            if counted["gru_tokens"] else None}
 
 
 def pct(values: list[float], q: float) -> float | None:
