@@ -1,19 +1,23 @@
 """The game store in Redis: the live state shared by every web process of a cluster.
 
-Each operation that reads before it writes is one optimistic transaction: it WATCHes
-the keys it reads, decides in Python exactly as the in-memory store does, and writes
-with MULTI/EXEC; if another process changed a watched key in between, EXEC fails and
-the operation runs again on the new state. So a waiter is paired once, a seat sends
-one message per turn, a game ends once, an absence is resolved once, in whichever
-process asks first. Operations that only write (or only read) are single commands or
-one MULTI/EXEC.
+Every rule that needs atomicity is one operation on Redis, deciding exactly as the
+in-memory store does, in whichever process asks first:
+- the waiting room and a game's start and end are Lua scripts (`redis_scripts`), which
+  Redis runs with nothing in between: a waiter is paired once, a game ends once;
+- a game's changes (a message, a typing indicator) read the game, decide in Python and
+  write with a compare-and-set script: one message per turn;
+- the rest that reads before it writes (a seat's absence and return, an absence
+  resolved once) are optimistic transactions on the keys of one game or one player:
+  WATCH, decide, MULTI/EXEC, and again if another process changed them in between.
+Operations that only write (or only read) are single commands or one pipeline.
 
 The values are JSON. `since`, `started` and `turn_began` are `time.monotonic()`
 readings, which Linux keeps system-wide, so the web processes of a cluster must share
 one host's clock (`make cluster` runs them on one machine).
 
 Layout, under a prefix (default "arena:"):
-    waiters   hash  sid -> waiter          queue     sorted set  sid by arrival
+    waiting   set of waiting sids          waiter:<sid> hash  a waiter (redis_scripts)
+    queue:<pool> sorted set  a pool's waiters by arrival (the open game's, a study role's)
     game:<id> string the running game      games     set of running game ids
     ended:<id> string an ended game's message count, for an hour
     seat_of   hash  sid -> [game, seat]    latest    hash  sid -> current or latest game
@@ -33,6 +37,7 @@ import redis
 
 from ..inputs import Rejected
 from ..judging.studies import Enrolment
+from .redis_scripts import ADD_GAME, CLAIM_ALONE, CLAIM_PAIR, DROP_WAITER, END, ENQUEUE, PAIR
 from .state import Away, RunningGame, Seat, Sent, Waiter
 from .store import NO_GAME, NOT_YOUR_TURN, UNAVAILABLE, GameStore
 
@@ -45,11 +50,14 @@ def _enrolment(data: dict | None) -> Enrolment | None:
     return None if data is None else Enrolment(**{**data, "machines": tuple(data["machines"])})
 
 
-def _waiter(raw: bytes | None) -> Waiter | None:
-    if raw is None:
+def _waiter(raw: bytes | None, partner: bytes | str | None = None, claimed: bool = False) -> Waiter | None:
+    """A waiter from its json as enqueued, and its partner and claim kept beside it."""
+    if not raw:
         return None
     data = json.loads(raw)
-    return Waiter(**{**data, "enrolment": _enrolment(data["enrolment"])})
+    partner = partner.decode() if isinstance(partner, bytes) else partner
+    return Waiter(**{**data, "enrolment": _enrolment(data["enrolment"]), "partner_sid": partner,
+                     "claimed": claimed})
 
 
 def _game(raw: bytes | str | None) -> RunningGame | None:
@@ -97,10 +105,15 @@ class RedisGameStore:
     def __init__(self, client: redis.Redis, prefix: str = "arena:") -> None:
         self.r = client
         self.prefix = prefix
-        self.waiters, self.queue, self.arrivals = prefix + "waiters", prefix + "queue", prefix + "arrivals"
+        self.waiting_room, self.arrivals = prefix + "waiting", prefix + "arrivals"
         self.games, self.seats, self.latest = prefix + "games", prefix + "seat_of", prefix + "latest"
         self.away, self.enrolled = prefix + "away", prefix + "enrolled"
         self._compare_and_set = client.register_script(_COMPARE_AND_SET)
+        self._enqueue, self._pair = client.register_script(ENQUEUE), client.register_script(PAIR)
+        self._claim_pair = client.register_script(CLAIM_PAIR)
+        self._claim_alone = client.register_script(CLAIM_ALONE)
+        self._drop_waiter = client.register_script(DROP_WAITER)
+        self._add_game, self._end = client.register_script(ADD_GAME), client.register_script(END)
 
     def _game_key(self, game_id: int) -> str:
         return f"{self.prefix}game:{game_id}"
@@ -119,113 +132,60 @@ class RedisGameStore:
 
     # -- waiting ----------------------------------------------------------------------
 
+    def _waiter_key(self, sid: str) -> str:
+        return f"{self.prefix}waiter:{sid}"
+
     def enqueue(self, waiter: Waiter) -> None:
-        arrival = self.r.incr(self.arrivals)
-
-        def decide(pipe: Any) -> None:
-            if pipe.hexists(self.waiters, waiter.sid):
-                raise Rejected("already_waiting", "You are already waiting for a partner.")
-            if pipe.hexists(self.seats, waiter.sid):
-                raise Rejected("in_game", "Finish the current game first.")
-            pipe.multi()
-            pipe.hset(self.waiters, waiter.sid, _json(waiter))
-            pipe.zadd(self.queue, {waiter.sid: arrival})
-        self._transaction(decide, self.waiters, self.seats)
-
-    def _queued(self, pipe: Any) -> list[Waiter]:
-        """Every waiter, in the order they came."""
-        sids = pipe.zrange(self.queue, 0, -1)
-        raws = pipe.hmget(self.waiters, sids) if sids else []
-        return [w for w in map(_waiter, raws) if w is not None]
+        seeks = "" if waiter.to_machine else waiter.seeks
+        answer = self._enqueue(
+            keys=[self.waiting_room, self.seats, self.arrivals, self._waiter_key(waiter.sid),
+                  f"{self.prefix}queue:{waiter.pool}"],
+            args=[waiter.sid, _json(waiter), waiter.ticket, waiter.player_id, waiter.pool, seeks])
+        if answer == b"already_waiting":
+            raise Rejected("already_waiting", "You are already waiting for a partner.")
+        if answer == b"in_game":
+            raise Rejected("in_game", "Finish the current game first.")
 
     def pair(self, sid: str) -> Waiter | None:
-        def decide(pipe: Any) -> Waiter | None:
-            waiter = _waiter(pipe.hget(self.waiters, sid))
-            if waiter is None or waiter.to_machine or waiter.partner_sid is not None or waiter.claimed:
-                return None
-            partner = next((w for w in self._queued(pipe)
-                            if w.pool == waiter.seeks and w.seeks == waiter.pool
-                            and not w.to_machine and w.partner_sid is None and not w.claimed
-                            and w.player_id != waiter.player_id), None)
-            if partner is None:
-                return None
-            partner.partner_sid, waiter.partner_sid = waiter.sid, partner.sid
-            pipe.multi()
-            pipe.hset(self.waiters, mapping={sid: _json(waiter), partner.sid: _json(partner)})
-            return partner
-        return self._transaction(decide, self.waiters)
+        partner = self._pair(keys=[self._waiter_key(sid)], args=[self.prefix, sid])
+        return _waiter(partner, partner=sid)
 
     def claim_pair(self, first: str, second: str) -> tuple[list[Waiter], list[Waiter]]:
-        def decide(pipe: Any) -> tuple[list[Waiter], list[Waiter]]:
-            a, b = (_waiter(raw) for raw in pipe.hmget(self.waiters, [first, second]))
-            if a is not None and b is not None and a.partner_sid == second and b.partner_sid == first:
-                a.claimed = b.claimed = True
-                changed, result = [a, b], ([a, b], [])
-            else:
-                changed = [w for w, other in ((a, second), (b, first))
-                           if w is not None and w.partner_sid == other]
-                for waiter in changed:
-                    waiter.partner_sid = None
-                result = ([], changed)
-            pipe.multi()
-            if changed:
-                pipe.hset(self.waiters, mapping={w.sid: _json(w) for w in changed})
-            return result
-        return self._transaction(decide, self.waiters)
+        taken, *waiters = self._claim_pair(keys=[self._waiter_key(first), self._waiter_key(second)],
+                                           args=[first, second])
+        if taken:
+            return [_waiter(waiters[0], second, claimed=True), _waiter(waiters[1], first, claimed=True)], []
+        return [], [_waiter(raw) for raw in waiters]
 
     def claim_alone(self, sid: str, ticket: int) -> Waiter | None:
-        def decide(pipe: Any) -> Waiter | None:
-            waiter = _waiter(pipe.hget(self.waiters, sid))
-            if waiter is None or waiter.ticket != ticket or waiter.partner_sid is not None \
-                    or waiter.claimed:
-                return None
-            waiter.claimed = True
-            pipe.multi()
-            pipe.hset(self.waiters, sid, _json(waiter))
-            return waiter
-        return self._transaction(decide, self.waiters)
+        return _waiter(self._claim_alone(keys=[self._waiter_key(sid)], args=[ticket]), claimed=True)
 
     def drop_waiter(self, sid: str) -> Waiter | None:
-        def decide(pipe: Any) -> Waiter | None:
-            waiter = _waiter(pipe.hget(self.waiters, sid))
-            pipe.multi()
-            pipe.hdel(self.waiters, sid)
-            pipe.zrem(self.queue, sid)
-            return waiter
-        return self._transaction(decide, self.waiters)
+        dropped = self._drop_waiter(keys=[self.waiting_room, self._waiter_key(sid)], args=[self.prefix, sid])
+        if not dropped:
+            return None
+        raw, partner, claimed = dropped
+        return _waiter(raw, partner, claimed=bool(claimed))
 
     def drop_study_waiters(self, study_id: int) -> list[Waiter]:
-        def decide(pipe: Any) -> list[Waiter]:
-            dropped = [w for w in self._queued(pipe)
-                       if w.enrolment is not None and w.enrolment.study_id == study_id]
-            pipe.multi()
-            if dropped:
-                pipe.hdel(self.waiters, *(w.sid for w in dropped))
-                pipe.zrem(self.queue, *(w.sid for w in dropped))
-            return dropped
-        return self._transaction(decide, self.waiters)
+        sids = sorted(s.decode() for s in self.r.smembers(self.waiting_room))
+        raws = [self.r.hget(self._waiter_key(sid), "json") for sid in sids]
+        theirs = [w.sid for w in map(_waiter, raws)
+                  if w is not None and w.enrolment is not None and w.enrolment.study_id == study_id]
+        return [w for w in map(self.drop_waiter, theirs) if w is not None]
 
     def waiting(self) -> int:
-        return self.r.hlen(self.waiters)
+        return self.r.scard(self.waiting_room)
 
     # -- running games ----------------------------------------------------------------
 
     def add_game(self, game: RunningGame) -> list[str]:
-        sids = [seat.sid for seat in game.seats if seat.sid is not None]
-
-        def decide(pipe: Any) -> list[str]:
-            waiting = pipe.hmget(self.waiters, sids) if sids else []
-            pipe.multi()
-            pipe.set(self._game_key(game.id), _json(game))
-            pipe.sadd(self.games, game.id)
-            for i, seat in enumerate(game.seats):
-                if seat.sid is not None:
-                    pipe.hdel(self.waiters, seat.sid)
-                    pipe.zrem(self.queue, seat.sid)
-                    pipe.hset(self.seats, seat.sid, json.dumps([game.id, i]))
-                    pipe.hset(self.latest, seat.sid, game.id)
-            return [sid for sid, raw in zip(sids, waiting) if raw is None]
-        return self._transaction(decide, self.waiters)
+        seated = [item for i, seat in enumerate(game.seats) if seat.sid is not None
+                  for item in (seat.sid, json.dumps([game.id, i]))]
+        gone = self._add_game(keys=[self.waiting_room, self.games, self.seats, self.latest,
+                                    self._game_key(game.id)],
+                              args=[self.prefix, _json(game), game.id, *seated])
+        return [sid.decode() for sid in gone]
 
     def game(self, game_id: int) -> RunningGame | None:
         return _game(self.r.get(self._game_key(game_id)))
@@ -296,23 +256,9 @@ class RedisGameStore:
         return f"{self.prefix}ended:{game_id}"
 
     def end(self, game_id: int) -> RunningGame | None:
-        key = self._game_key(game_id)
-
-        def decide(pipe: Any) -> RunningGame | None:
-            game = _game(pipe.get(key))
-            if game is None:
-                return None
-            sids = [seat.sid for seat in game.seats if seat.sid is not None]
-            playing = pipe.hmget(self.seats, sids) if sids else []
-            pipe.multi()
-            pipe.delete(key)
-            pipe.srem(self.games, game_id)
-            pipe.set(self._ended_key(game_id), len(game.history), ex=ENDED_KEPT_SECONDS)
-            ours = [sid for sid, raw in zip(sids, playing) if raw is not None and json.loads(raw)[0] == game_id]
-            if ours:
-                pipe.hdel(self.seats, *ours)
-            return game
-        return self._transaction(decide, key, self.seats)
+        return _game(self._end(keys=[self._game_key(game_id), self.games, self.seats,
+                                     self._ended_key(game_id)],
+                               args=[game_id, ENDED_KEPT_SECONDS]) or None)
 
     def seat_away(self, game_id: int, seat: int) -> None:
         key = self._game_key(game_id)

@@ -3,7 +3,6 @@ for Redis, kept when many processes (here: clients on their own connections, in
 threads) race for the same waiters, turns and endings."""
 from __future__ import annotations
 
-import json
 import threading
 from collections.abc import Callable
 
@@ -195,16 +194,17 @@ def race(count: int, work: Callable[[int], object]) -> list[object]:
     return results
 
 
-def test_racing_processes_pair_every_waiter_at_most_once(stores, redis_client):
+def test_racing_processes_pair_every_waiter_at_most_once(stores):
     setup = stores()
     for i in range(40):
         setup.enqueue(Waiter(f"s{i}", i))
     own = [stores() for _ in range(8)]
-    race(40, lambda i: own[i % 8].pair(f"s{i}"))
-    waiters = [json.loads(raw) for raw in redis_client.hvals("arena:waiters")]
-    paired = {w["sid"]: w["partner_sid"] for w in waiters if w["partner_sid"]}
-    assert len(paired) == 40  # an even crowd all asking: everyone found someone
-    assert all(paired[partner] == sid for sid, partner in paired.items())  # each pairing both ways
+    found = race(40, lambda i: own[i % 8].pair(f"s{i}"))
+    pairs = [(f"s{i}", partner.sid) for i, partner in enumerate(found) if partner is not None]
+    everyone = [sid for pair in pairs for sid in pair]
+    assert sorted(everyone) == sorted(f"s{i}" for i in range(40))  # an even crowd: each paired once
+    for first, second in pairs:  # and each pairing holds both ways, for the game's start
+        assert setup.claim_pair(first, second)[0]
 
 
 def test_racing_processes_end_a_game_once_and_send_one_message_per_turn(stores):
