@@ -24,27 +24,12 @@ from typing import Any
 
 import redis
 
+from ..redis_clock import ClockedSet
 from .scheduler import Scheduler
 
 log = logging.getLogger(__name__)
 POLL_SECONDS = 0.02  # the longest a due deadline waits for a process to notice it
 BATCH = 200  # the most deadlines one poll claims
-
-# Add a member due `ARGV[1]` seconds from now, on Redis's clock.
-_ADD = """
-local now = redis.call('TIME')
-local due = tonumber(now[1]) + tonumber(now[2]) / 1e6 + tonumber(ARGV[1])
-redis.call('ZADD', KEYS[1], due, ARGV[2])
-"""
-# Claim (remove and return) what is due now, at most ARGV[1] members.
-_CLAIM = """
-local now = redis.call('TIME')
-local t = tonumber(now[1]) + tonumber(now[2]) / 1e6
-local due = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', t, 'LIMIT', 0, tonumber(ARGV[1]))
-if #due > 0 then redis.call('ZREM', KEYS[1], unpack(due)) end
-return due
-"""
-
 
 class RedisDeadlines:
     """The scheduler's interface (`later`, `pending`, `close`) over a Redis sorted set.
@@ -54,7 +39,7 @@ class RedisDeadlines:
 
     def __init__(self, client: redis.Redis, local: Scheduler, key: str = "arena:deadlines") -> None:
         self.r, self.local, self.key = client, local, key
-        self._add, self._claim = client.register_script(_ADD), client.register_script(_CLAIM)
+        self.due = ClockedSet(client, key)
         self._callbacks: dict[str, Callable[..., Any]] = {}
         self._stopped = threading.Event()
         self._poller = threading.Thread(target=self._poll, name="arena-deadlines", daemon=True)
@@ -75,7 +60,7 @@ class RedisDeadlines:
         if self._callbacks.get(name) != fn:
             raise ValueError(f"{name} is not a registered deadline callback")
         member = json.dumps([secrets.token_hex(8), name, list(args)])
-        self._add(keys=[self.key], args=[delay, member])
+        self.due.add(member, delay)
 
     def start(self) -> None:
         """Claim deadlines from now on. The arena calls it at its first connection, and
@@ -100,7 +85,7 @@ class RedisDeadlines:
     def _poll(self) -> None:
         while not self._stopped.is_set():
             try:
-                claimed = self._claim(keys=[self.key], args=[BATCH])
+                claimed = self.due.claim(limit=BATCH)
             except redis.RedisError as exc:
                 log.warning("deadlines: Redis unavailable (%s); retrying", exc)
                 self._stopped.wait(1.0)

@@ -23,23 +23,12 @@ from collections.abc import Callable
 
 import redis
 
+from ..redis_clock import ClockedSet
+
 log = logging.getLogger(__name__)
 BEAT_SECONDS = 0.5
 DEAD_AFTER_SECONDS = 2.0  # four missed beats: a process this quiet is gone
 
-_BEAT = """
-local now = redis.call('TIME')
-redis.call('ZADD', KEYS[1], tonumber(now[1]) + tonumber(now[2]) / 1e6, ARGV[1])
-"""
-# Claim the processes whose last beat is older than ARGV[1] seconds: removed, so one
-# surviving process alone is handed each.
-_CLAIM_DEAD = """
-local now = redis.call('TIME')
-local t = tonumber(now[1]) + tonumber(now[2]) / 1e6 - tonumber(ARGV[1])
-local dead = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', t)
-if #dead > 0 then redis.call('ZREM', KEYS[1], unpack(dead)) end
-return dead
-"""
 
 Dropped = Callable[[list[tuple[str, int]]], None]
 
@@ -52,7 +41,7 @@ class Presence:
         self.r, self.prefix, self.on_dropped = client, prefix, on_dropped
         self.host = secrets.token_hex(8)
         self.hosts = prefix + "hosts"
-        self._beat, self._claim_dead = client.register_script(_BEAT), client.register_script(_CLAIM_DEAD)
+        self.beats = ClockedSet(client, self.hosts)
         self._stopped = threading.Event()
         self._beating = threading.Thread(target=self._run, name="arena-presence", daemon=True)
         self._starting = threading.Lock()
@@ -113,13 +102,13 @@ class Presence:
         beating_since = None  # since when this process's beats have reached Redis
         while not self._stopped.is_set():
             try:
-                self._beat(keys=[self.hosts], args=[self.host])
+                self.beats.add(self.host)
                 now = time.monotonic()
                 beating_since = beating_since or now
                 # After Redis itself was down, every process's beat is stale: claim only
                 # once the live ones have had time to beat again.
                 if now - beating_since > DEAD_AFTER_SECONDS + BEAT_SECONDS:
-                    for host in self._claim_dead(keys=[self.hosts], args=[DEAD_AFTER_SECONDS]):
+                    for host in self.beats.claim(older_than=DEAD_AFTER_SECONDS):
                         self._take_over(host.decode())
             except redis.RedisError as exc:
                 beating_since = None
