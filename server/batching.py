@@ -27,7 +27,8 @@ class BatchWorker(Generic[Item]):
         self.name, self.max_batch, self.join_seconds = name, max_batch, join_seconds
         self.gather_seconds = gather_seconds
         self.pending: list[Item] = []
-        self.changed = threading.Condition()  # reentrant: subclasses may hold it around put
+        self.lock = threading.RLock()  # reentrant: subclasses may hold it around put
+        self.changed = threading.Condition(self.lock)  # the worker's wake-up: put, hurry, close
         self.worker: threading.Thread | None = None
         self.closed = False
         self.hurried = False

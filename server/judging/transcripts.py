@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import itertools
 import logging
+import threading
 from collections import Counter
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
@@ -141,6 +142,9 @@ class Recorder(BatchWorker[Row]):
         self.begun = self.finished = 0
         self.down = False  # the last one found the database unreachable
         self.asked = False  # a flush wants the next try now, not after the retry wait
+        # What flushes wait on: rows written, or a try finished. Not `changed`, which
+        # every added row notifies: hundreds of verdicts waiting woke at each message.
+        self.written = threading.Condition(self.lock)
 
     def add(self, statement: Executable, params: dict[str, Any]) -> None:
         with self.changed:
@@ -155,7 +159,7 @@ class Recorder(BatchWorker[Row]):
             target, begun = self.added, self.begun
             self.asked = True
             self.hurry()
-            self.changed.wait_for(
+            self.written.wait_for(
                 lambda: self.done >= target or (self.down and self.finished > begun), timeout)
             return self.done >= target and game_id not in self.failed_games
 
@@ -164,7 +168,7 @@ class Recorder(BatchWorker[Row]):
             self._write(batch)
         with self.changed:
             self.done += len(batch)
-            self.changed.notify_all()
+            self.written.notify_all()
 
     def _write(self, batch: list[Row]) -> None:
         """Store the batch; if the database refuses it, one row at a time, so that only
@@ -208,7 +212,7 @@ class Recorder(BatchWorker[Row]):
                                   "rows until it answers", exc_info=fault)
                     else:
                         log.warning("the database answers again: storing the rows kept meanwhile")
-                self.changed.notify_all()
+                self.written.notify_all()
                 if not self.down or self.closed:
                     return fault
                 self.changed.wait_for(lambda: self.closed or self.asked, wait)
