@@ -12,6 +12,8 @@ from pathlib import Path
 
 from .inputs import number
 
+DEFAULT_REDIS_PREFIX = "arena:"  # what a cluster's keys, channels and streams begin with
+
 ROOT = Path(__file__).resolve().parent.parent
 WEB_DIR = ROOT / "web"
 MIGRATIONS_DIR = ROOT / "migrations"
@@ -119,7 +121,7 @@ class Config:
         self.MESSAGE_QUEUE_URL = env.get("MESSAGE_QUEUE_URL") or self.REDIS_URL
         # The live state's keys and the queue's channel start with it, so arenas can share a
         # Redis; the machines' reply streams do not (such arenas share their bot workers).
-        self.REDIS_PREFIX = env.get("REDIS_PREFIX") or "arena:"
+        self.REDIS_PREFIX = env.get("REDIS_PREFIX") or DEFAULT_REDIS_PREFIX
         # This process's name on /healthz, so a balancer's answers say who answered.
         self.INSTANCE = env.get("INSTANCE") or f"{socket.gethostname()}:{env.get('PORT') or 5000}"
         self.HOST = env.get("HOST") or "127.0.0.1"

@@ -78,7 +78,8 @@ class Arena:
             replies=ReplyBatcher(app.config.get("REPLY_BATCHING", True)),
             roster=Roster(app.config.get("MACHINES"),
                           worker_process=app.config.get("REPLY_PROCESS", False),
-                          redis_url=app.config.get("REDIS_URL")),
+                          redis_url=app.config.get("REDIS_URL"),
+                          redis_prefix=app.config["REDIS_PREFIX"]),
             mimicry=Mimicry(self.store, app.config, self.rng), rng=self.rng, server=server)
         self.endings = Endings(self.plumbing)
         self.turns = Turns(self.plumbing, self.endings)

@@ -29,6 +29,7 @@ from typing import Any
 import redis
 from model import load_bot
 
+from ..config import DEFAULT_REDIS_PREFIX
 from . import Machine
 from .batcher import MAX_BATCH
 from .eliza import Eliza
@@ -58,10 +59,11 @@ class BotWorker:
     """Answers the jobs of `machines` (distinct names) as consumer `consumer` of the group."""
 
     def __init__(self, client: redis.Redis, machines: Sequence[Machine], consumer: str,
-                 claim_after: float = CLAIM_AFTER_SECONDS, max_batch: int = MAX_BATCH) -> None:
+                 claim_after: float = CLAIM_AFTER_SECONDS, max_batch: int = MAX_BATCH,
+                 prefix: str = DEFAULT_REDIS_PREFIX) -> None:
         self.client, self.consumer, self.max_batch = client, consumer, max_batch
         self.claim_after_ms = round(claim_after * 1000)
-        self.machines = {stream_of(machine.name): machine for machine in machines}
+        self.machines = {stream_of(machine.name, prefix): machine for machine in machines}
         self.answerer = BatchAnswerer()
         self.stopping = False
 
@@ -165,6 +167,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--claim-after", type=float, default=CLAIM_AFTER_SECONDS,
                         help="seconds before another worker's unacknowledged job is claimed")
     parser.add_argument("--batch", type=int, default=MAX_BATCH, help="most jobs in one pass")
+    parser.add_argument("--prefix", default=os.environ.get("REDIS_PREFIX") or DEFAULT_REDIS_PREFIX,
+                        help="what the streams' keys begin with (default: $REDIS_PREFIX or %(default)s)")
     args = parser.parse_args(argv)
     if not args.redis:
         parser.error("--redis URL (or REDIS_URL) is required")
@@ -172,7 +176,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     machines = [load_machine(entry.strip()) for entry in args.machines.split(",") if entry.strip()]
     client = redis.Redis.from_url(args.redis, decode_responses=True, client_name=args.name,
                                   socket_timeout=BLOCK_MS / 1000 + 10)  # named in CLIENT LIST
-    worker = BotWorker(client, machines, args.name, args.claim_after, args.batch)
+    worker = BotWorker(client, machines, args.name, args.claim_after, args.batch, args.prefix)
 
     def stop(signum: int, frame: Any) -> None:
         worker.stopping = True

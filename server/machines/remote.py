@@ -2,7 +2,8 @@
 
 A web process keeps a machine's `name` and `timing` (the arena paces every reply itself,
 whoever computed the text) and `RemoteMachine.reply_batch` hands the texts to compute
-to the bot workers: one job per history on the stream `replies:<machine name>`, which
+to the bot workers: one job per history on the stream `<prefix>replies:<machine name>` (the prefix is
+REDIS_PREFIX, "arena:" by default), which
 the workers read through one consumer group. Per history rather than per batch, so
 that a worker takes the jobs of every web process at once and answers them in one
 batched pass (what makes the GRU cheap), and a job lost with its worker is claimed
@@ -25,16 +26,17 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from .. import redis_client
+from ..config import DEFAULT_REDIS_PREFIX
 from . import History, Timing
 
 GROUP = "bot-workers"
-STREAM_PREFIX = "replies:"
-ANSWERS_PREFIX = "answers:"
 REPLY_DEADLINE_SECONDS = 15.0  # a person's longest pause (LONGEST_PAUSE_SECONDS)
 STREAM_CAP = 10_000  # jobs kept on a stream nobody reads (no worker running), roughly
 
-def stream_of(machine_name: str) -> str:
-    return STREAM_PREFIX + machine_name
+def stream_of(machine_name: str, prefix: str = DEFAULT_REDIS_PREFIX) -> str:
+    """The stream of a machine's reply jobs."""
+    return f"{prefix}replies:{machine_name}"
+
 
 @dataclass(frozen=True)
 class Job:
@@ -70,10 +72,10 @@ class RemoteMachine:
     `RuntimeError` with the worker's message. Either ends the game, as a failing local
     machine does. Its Redis connections are its own (`close` ends them)."""
 
-    def __init__(self, name: str, timing: Timing, redis_url: str,
+    def __init__(self, name: str, timing: Timing, redis_url: str, prefix: str = DEFAULT_REDIS_PREFIX,
                  deadline_seconds: float = REPLY_DEADLINE_SECONDS) -> None:
         self.name, self.timing, self.deadline_seconds = name, timing, deadline_seconds
-        self.stream = stream_of(name)
+        self.stream, self.answers = stream_of(name, prefix), f"{prefix}answers:"
         # A socket timeout past the longest BLPOP, so a dead connection cannot hang the batcher.
         self.client = redis_client.connect(redis_url, decode_responses=True,
                                            socket_timeout=deadline_seconds + 5,
@@ -83,7 +85,7 @@ class RemoteMachine:
         return self.reply_batch([history])[0]
 
     def reply_batch(self, histories: Sequence[History]) -> list[str]:
-        reply_to = ANSWERS_PREFIX + uuid.uuid4().hex
+        reply_to = self.answers + uuid.uuid4().hex
         ends = time.monotonic() + self.deadline_seconds
         ttl_ms = str(round(self.deadline_seconds * 1000))
         with self.client.pipeline(transaction=True) as pipe:

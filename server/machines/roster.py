@@ -12,6 +12,7 @@ import threading
 from collections.abc import Callable, Sequence
 from functools import partial
 
+from ..config import DEFAULT_REDIS_PREFIX
 from . import HumanlikeTiming, Machine, Timing
 from .eliza import Eliza
 from .remote import RemoteMachine
@@ -21,26 +22,28 @@ log = logging.getLogger(__name__)
 
 
 def load_default_machines(names: Sequence[str] = ("gru", "eliza"), worker_process: bool = False,
-                          redis_url: str | None = None) -> list[Machine]:
+                          redis_url: str | None = None,
+                          redis_prefix: str = DEFAULT_REDIS_PREFIX) -> list[Machine]:
     """The GRU model and ELIZA; ELIZA alone, with a warning, if `model` cannot load.
 
     `names` picks some of them (the MACHINES setting): ("eliza",) never loads the model.
     With `worker_process` the GRU computes its replies in a process of its own; with
     `redis_url` both machines' replies come from bot workers (`remote`), and this
     process reads only the GRU's name and timing, never its weights."""
-    gru = _gru(worker_process, redis_url) if "gru" in names else None
+    remote = partial(RemoteMachine, redis_url=redis_url, prefix=redis_prefix) if redis_url else None
+    gru = _gru(worker_process, remote) if "gru" in names else None
     timing = gru.timing if gru is not None else HumanlikeTiming()
-    eliza = RemoteMachine(Eliza.name, timing, redis_url) if redis_url else Eliza(timing=timing)
+    eliza = remote(Eliza.name, timing) if remote else Eliza(timing=timing)
     if gru is None:
         return [eliza]
     return [gru, eliza] if "eliza" in names else [gru]
 
 
-def _gru(worker_process: bool, redis_url: str | None) -> Machine | None:
-    """The GRU, computing here, in its worker process, or in bot workers (`redis_url`);
+def _gru(worker_process: bool, remote: Callable[[str, Timing], Machine] | None) -> Machine | None:
+    """The GRU, computing here, in its worker process, or in bot workers (`remote`);
     None if its model cannot be read."""
     try:
-        if redis_url:
+        if remote:
             name, timing = gru_identity()
         else:
             from model import load_bot  # optional and slow: only where the GRU is wanted
@@ -50,8 +53,8 @@ def _gru(worker_process: bool, redis_url: str | None) -> Machine | None:
                     "paced by the fallback timing (1 s + 0.3 s per character).",
                     type(exc).__name__, exc)
         return None
-    if redis_url:
-        return RemoteMachine(name, timing, redis_url)
+    if remote:
+        return remote(name, timing)
     return ProcessMachine(gru, load_bot) if worker_process else gru
 
 
@@ -70,12 +73,14 @@ class Roster:
 
     def __init__(self, machines: Sequence[Machine] | Sequence[str] | None = None,
                  factory: Callable[[], list[Machine]] | None = None,
-                 worker_process: bool = False, redis_url: str | None = None) -> None:
+                 worker_process: bool = False, redis_url: str | None = None,
+                 redis_prefix: str = DEFAULT_REDIS_PREFIX) -> None:
         if machines and all(isinstance(m, str) for m in machines):  # names: built on first use
             names, machines = tuple(machines), None
         else:
             names = ("gru", "eliza")
-        factory = factory or partial(load_default_machines, names, worker_process, redis_url)
+        factory = factory or partial(load_default_machines, names, worker_process, redis_url,
+                                     redis_prefix)
         self._machines = list(machines) if machines is not None else None
         self._factory = factory
         self._lock = threading.Lock()

@@ -180,7 +180,8 @@ class Cluster:
 
     def add_worker(self, name: str, machines: str = "eliza", *options: str,
                    **env: str) -> BotWorkerProcess:
-        worker = BotWorkerProcess(self.redis_url, self.folder, name, machines, *options, **env)
+        worker = BotWorkerProcess(self.redis_url, self.folder, name, machines, *options,
+                                  **{"REDIS_PREFIX": self.prefix, **env})
         self.workers.append(worker)
         return worker
 
@@ -200,12 +201,11 @@ class Cluster:
             client.close()
         return self
 
-    def stop(self, streams: Sequence[str] = ("ELIZA",)) -> None:
+    def stop(self) -> None:
         """SIGKILL the web processes (ServerProcess's way), stop the workers, and delete
-        the prefix's keys and the workers' consumers of the machines' streams, which are
-        not under the prefix (the Redis server may be down: then there is nothing left)."""
+        the prefix's keys, the reply streams among them (the Redis server may be down:
+        then there is nothing left)."""
         import redis
-        from server.machines.remote import GROUP, stream_of
         for web in self.web:
             if getattr(web.server, "proc", None) is not None:
                 web.server.__exit__(None, None, None)
@@ -216,12 +216,6 @@ class Cluster:
             keys = list(client.scan_iter(self.prefix + "*"))
             if keys:
                 client.delete(*keys)
-            for stream in streams:
-                for worker in self.workers:
-                    try:
-                        client.xgroup_delconsumer(stream_of(stream), GROUP, worker.name)
-                    except redis.ResponseError:  # no such stream or group
-                        pass
             client.close()
         except redis.RedisError:
             pass

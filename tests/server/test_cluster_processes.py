@@ -323,7 +323,7 @@ def test_a_bot_worker_killed_mid_reply_is_replaced_and_the_reply_keeps_a_persons
         sent = time.monotonic()
         assert await judge.sio.call("chat", {"text": LONG}) == OK
         await asyncio.to_thread(wait_until, mark.exists, 5, "the slow worker takes the job")
-        pending = client.xpending(stream_of(ELIZA), GROUP)["consumers"]
+        pending = client.xpending(stream_of(ELIZA, c.prefix), GROUP)["consumers"]
         assert {"name": slow.name, "pending": 1} in pending, pending
         slow.signal(signal.SIGKILL)  # mid-reply: it holds the job, unacknowledged
         spare.signal(signal.SIGCONT)

@@ -129,7 +129,7 @@ def test_a_job_past_its_deadline_raises_and_is_not_answered_late(scripted, redis
     assert 0.5 <= time.monotonic() - began < 1.0
     wait_until(lambda: redis_client.xlen(stream_of("scripted v0")) == 0, 5,
                "the worker finished the slow job")  # and deleted it
-    assert redis_client.keys("answers:*") == []
+    assert redis_client.keys("arena:answers:*") == []
 
 
 def test_a_job_of_a_worker_killed_mid_reply_is_answered_by_another(redis_url, redis_client,
@@ -153,7 +153,7 @@ def test_a_job_of_a_worker_killed_mid_reply_is_answered_by_another(redis_url, re
         survivor = next(name for name in workers if name != taker)
         assert answer == [f"{workers[survivor].pid} in a batch of 1: sleep 1"]
         assert time.monotonic() - began < 1 + 1 + 1 + 2  # its sleep, the claim, a read's wait
-        assert "claimed 1 job(s) of replies:killable v0" in (tmp_path / survivor).read_text()
+        assert "claimed 1 job(s) of arena:replies:killable v0" in (tmp_path / survivor).read_text()
     finally:
         for proc in workers.values():
             stop(proc)
@@ -172,7 +172,7 @@ def test_without_a_worker_the_caller_fails_within_the_deadline_and_a_later_worke
     late.join()
     assert late.step(block_ms=100) == 1
     assert nobody.histories == []  # dropped, not computed
-    assert redis_client.xlen(stream_of("nobody v0")) == 0 and redis_client.keys("answers:*") == []
+    assert redis_client.xlen(stream_of("nobody v0")) == 0 and redis_client.keys("arena:answers:*") == []
     machine.close()
 
 
