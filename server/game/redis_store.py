@@ -6,9 +6,10 @@ in-memory store does, in whichever process asks first:
   Redis runs with nothing in between: a waiter is paired once, a game ends once;
 - a game's changes (a message, a typing indicator) read the game, decide in Python and
   write with a compare-and-set script: one message per turn;
-- the rest that reads before it writes (a seat's absence and return, an absence
-  resolved once) are optimistic transactions on the keys of one game or one player:
-  WATCH, decide, MULTI/EXEC, and again if another process changed them in between.
+- the rest that reads before it writes are optimistic transactions (WATCH, decide,
+  MULTI/EXEC, and again if another process changed what they watched): a seat's
+  absence and return watch their game's key, an absence resolved once watches the
+  hash of absences (changed only as people leave and come back).
 Operations that only write (or only read) are single commands or one pipeline.
 
 The values are JSON. `since`, `started` and `turn_began` are `time.monotonic()`
